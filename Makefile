@@ -1,0 +1,37 @@
+# make demo: train the book's chapter-10 network; make test: run the test suite.
+# Both create .venv with the first Python >= 3.10 they find (or PYTHON=...) and install into it.
+
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WHEEL_DIR := wheels
+# packages a GPU machine without network needs beyond CuPy, NumPy and pytest, as wheels for its Python
+OFFLINE_WHEELS := array-api-compat array-api-strict nnfs hypothesis sortedcontainers
+GPU_PYTHON_VERSION ?= 3.12
+GPU_PLATFORM ?= manylinux2014_x86_64
+
+.PHONY: demo test wheels clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found; install one or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/ch10_sgd.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+wheels:
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found" >&2; exit 1; }
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --implementation cp \
+		--python-version $(GPU_PYTHON_VERSION) --platform $(GPU_PLATFORM) --dest $(WHEEL_DIR) $(OFFLINE_WHEELS)
+
+clean:
+	rm -rf $(VENV) $(WHEEL_DIR) build *.egg-info .pytest_cache

@@ -1,0 +1,164 @@
+"""Backend registry and selection.
+
+The current backend lives in a ``ContextVar`` (so ``use_backend`` blocks nest and are thread- and
+task-safe) with a module-level fallback (notebooks lose context variables between cells). Objects
+bind to the backend that is current when they are created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .base import Backend, BackendUnavailableError, ForeignArrayError, array_origin
+from .cupy_backend import CupyBackend
+from .numpy_backend import NumpyBackend
+from .strict_backend import StrictBackend
+
+__all__ = [
+    "Backend",
+    "BackendStatus",
+    "BackendUnavailableError",
+    "ForeignArrayError",
+    "ENV_VAR",
+    "available_backends",
+    "get_backend",
+    "register_backend",
+    "set_backend",
+    "to_numpy",
+    "use_backend",
+]
+
+ENV_VAR = "NNFS_GPU_BACKEND"
+AUTO = "auto"
+
+logger = logging.getLogger("nnfs_gpu")
+
+BackendFactory = Callable[..., Backend]
+
+_registry: dict[str, BackendFactory] = {}
+_current: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("nnfs_gpu_backend", default=None)
+_fallback: Backend | None = None
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """Whether a registered backend can run on this machine, and if not, why."""
+
+    available: bool
+    reason: str | None = None
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Makes ``set_backend(name, **options)`` call ``factory(**options)``.
+
+    ``factory`` is usually a ``Backend`` subclass; its ``unavailable_reason`` classmethod, when it has
+    one, tells ``available_backends`` and ``set_backend`` whether it can run here.
+    """
+    if name == AUTO:
+        raise ValueError(f"'{AUTO}' is reserved for automatic selection")
+    _registry[name] = factory
+
+
+def _unavailable_reason(factory: BackendFactory) -> str | None:
+    probe = getattr(factory, "unavailable_reason", None)
+    if probe is None:
+        return None
+    try:
+        return probe()
+    except Exception as error:  # a third-party probe must not break selection
+        return f"availability check failed: {error}"
+
+
+def available_backends() -> dict[str, BackendStatus]:
+    """Every registered backend, whether it is usable now and, if not, why."""
+    statuses = {}
+    for name, factory in _registry.items():
+        reason = _unavailable_reason(factory)
+        statuses[name] = BackendStatus(available=reason is None, reason=reason)
+    return statuses
+
+
+def _known_names() -> str:
+    return ", ".join(repr(name) for name in [AUTO, *_registry])
+
+
+def _create(name: str, options: dict[str, Any]) -> Backend:
+    if name == AUTO:
+        return _create_auto(options)
+    factory = _registry.get(name)
+    if factory is None:
+        raise ValueError(f"unknown backend {name!r}; known backends: {_known_names()}")
+    reason = _unavailable_reason(factory)
+    if reason is not None:
+        raise BackendUnavailableError(f"backend {name!r} is not available: {reason}")
+    return factory(**options)
+
+
+def _create_auto(options: dict[str, Any]) -> Backend:
+    reason = _unavailable_reason(_registry["cupy"])
+    if reason is None:
+        backend = _registry["cupy"](**options)
+        logger.info("nnfs_gpu: backend 'auto' chose cupy: %s", backend.describe())
+        return backend
+    logger.warning(
+        "nnfs_gpu: backend 'auto' chose numpy (CPU): %s. Set %s=numpy to choose it explicitly.",
+        reason,
+        ENV_VAR,
+    )
+    return _registry["numpy"](**options)
+
+
+def set_backend(name: str = AUTO, **options: Any) -> Backend:
+    """Makes ``name`` the current backend and returns it.
+
+    Names: 'numpy', 'cupy', 'strict', any registered name, or 'auto' (CuPy when a CUDA device is
+    usable, NumPy otherwise). Options: ``dtype`` ('float32' or 'float64') and ``precision``
+    ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
+    """
+    global _fallback
+    backend = _create(name, options)
+    _fallback = backend
+    _current.set(backend)
+    return backend
+
+
+def get_backend() -> Backend:
+    """The current backend; on first use, the one ``NNFS_GPU_BACKEND`` names ('auto' when unset)."""
+    global _fallback
+    backend = _current.get()
+    if backend is not None:
+        return backend
+    if _fallback is None:
+        _fallback = _create(os.environ.get(ENV_VAR, AUTO).strip() or AUTO, {})
+    return _fallback
+
+
+@contextlib.contextmanager
+def use_backend(name: str = AUTO, **options: Any) -> Iterator[Backend]:
+    """Runs a block on another backend; the previous one is restored afterwards, also on error."""
+    token = _current.set(_create(name, options))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """Brings an array of any registered backend (or host data) to the host as a NumPy array."""
+    origin = array_origin(array)
+    for factory in _registry.values():
+        if isinstance(factory, type) and issubclass(factory, Backend) and factory.array_library == origin:
+            return factory.to_numpy(array)
+    return np.asarray(array)
+
+
+register_backend("numpy", NumpyBackend)
+register_backend("cupy", CupyBackend)
+register_backend("strict", StrictBackend)

@@ -1,0 +1,189 @@
+"""The interface every backend implements, with generic code written once against the array API.
+
+A backend is a small object in the spirit of chainer's ``Device`` and thinc's ``Ops``: an array-API
+namespace (``xp``), a device, a default float dtype, explicit host transfers, and a handful of hot
+composite ops. Layers, losses and optimizers use only ``backend.xp`` and these ops, so one code path
+runs on NumPy, CuPy and the strict stand-in. A backend overrides an op only to make it faster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64")
+PRECISIONS = ("default", "book")
+
+
+class BackendUnavailableError(RuntimeError):
+    """Raised when a backend is asked for on a machine that cannot run it; the message says the fix."""
+
+
+class ForeignArrayError(TypeError):
+    """Raised when an array of one backend is handed to an object bound to another backend."""
+
+
+def array_origin(array: Any) -> str:
+    """Names the library an array belongs to ('numpy', 'cupy', 'array_api_strict', ...)."""
+    return type(array).__module__.split(".")[0]
+
+
+class Backend:
+    """One array library on one device.
+
+    ``dtype`` is the float dtype of parameters and activations. ``precision="book"`` computes
+    ``dot``, ``exp`` and ``log`` in float64 and rounds to ``dtype``: that is what ``nnfs.init()``
+    does for ``dot`` and what reproduces the book's printed numbers digit for digit.
+    """
+
+    name: ClassVar[str] = "base"
+    #: the array library this backend's arrays come from, as ``array_origin`` reports it
+    array_library: ClassVar[str] = ""
+
+    def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
+        if dtype not in FLOAT_DTYPES:
+            raise ValueError(f"dtype must be one of {FLOAT_DTYPES}, got {dtype!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.xp = self._load_namespace()
+        self.device = self._default_device()
+        self.dtype = getattr(self.xp, dtype)
+        self.precision = precision
+
+    # -- what a subclass provides -------------------------------------------------------------
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this backend cannot run here, or None when it can. Never raises."""
+        return None
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether this backend can run here. Never raises."""
+        return cls.unavailable_reason() is None
+
+    def _load_namespace(self) -> Any:
+        raise NotImplementedError
+
+    def _default_device(self) -> Any:
+        return None
+
+    def describe(self) -> str:
+        """One line naming the device and dtype, for logs and the demo."""
+        return f"{self.name}, {self.dtype_name}"
+
+    @classmethod
+    def to_numpy(cls, array: Any) -> np.ndarray:
+        """Copies a backend array to a host NumPy array (the only way data leaves the device)."""
+        return np.asarray(array)
+
+    def synchronize(self) -> None:
+        """Waits until queued device work is done (for timing); a no-op on the CPU."""
+
+    # -- transfers ----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.dtype_name}, precision={self.precision}>"
+
+    @property
+    def dtype_name(self) -> str:
+        return "float64" if self.dtype == self.xp.float64 else "float32"
+
+    def owns(self, array: Any) -> bool:
+        """Whether ``array`` is an array of this backend (on its device)."""
+        return array_origin(array) == self.array_library
+
+    def asarray(self, data: Any, dtype: Any = None) -> Any:
+        """Puts host data (NumPy arrays, lists, scalars) or this backend's arrays on this backend.
+
+        An array of another backend is refused with a message naming both: moving data between
+        devices is always explicit (``other_backend.to_numpy(array)`` first).
+        """
+        if not self.owns(data):
+            origin = array_origin(data)
+            if origin not in ("numpy", "builtins"):
+                raise ForeignArrayError(
+                    f"got a {origin} array ({type(data).__name__}) but this object runs on the "
+                    f"'{self.name}' backend; bring it to the host first with "
+                    f"nnfs_gpu.to_numpy(array), or create the object under the backend that owns the array"
+                )
+            data = np.asarray(data)
+        return self.xp.asarray(data, dtype=dtype, device=self.device)
+
+    def asfloat(self, data: Any) -> Any:
+        """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
+        array = self.asarray(data)
+        if array.dtype != self.dtype:
+            array = self.xp.astype(array, self.dtype)
+        return array
+
+    def zeros(self, shape: tuple[int, ...]) -> Any:
+        return self.xp.zeros(shape, dtype=self.dtype, device=self.device)
+
+    def copy(self, array: Any) -> Any:
+        return self.xp.asarray(array, copy=True)
+
+    # -- precision-aware math -----------------------------------------------------------------
+
+    def _in_float64(self, function: Any, *arrays: Any) -> Any:
+        xp = self.xp
+        result = function(*(xp.astype(a, xp.float64) for a in arrays))
+        return xp.astype(result, arrays[0].dtype)
+
+    def dot(self, a: Any, b: Any) -> Any:
+        """Matrix product; in book precision computed in float64 and rounded, as ``nnfs.init()`` does."""
+        if self.precision == "book" and a.dtype != self.xp.float64:
+            return self._in_float64(self.xp.matmul, a, b)
+        return self.xp.matmul(a, b)
+
+    def exp(self, x: Any) -> Any:
+        if self.precision == "book" and x.dtype != self.xp.float64:
+            return self._in_float64(self.xp.exp, x)
+        return self.xp.exp(x)
+
+    def log(self, x: Any) -> Any:
+        if self.precision == "book" and x.dtype != self.xp.float64:
+            return self._in_float64(self.xp.log, x)
+        return self.xp.log(x)
+
+    # -- hot composite ops (generic versions; a backend may override them) --------------------
+
+    def relu(self, x: Any) -> Any:
+        return self.xp.maximum(x, 0.0)
+
+    def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
+        """Gradient of ReLU: ``dvalues`` where the input was positive, 0 elsewhere (0 at 0, as the book)."""
+        return self.xp.where(inputs > 0, dvalues, 0.0)
+
+    def softmax(self, x: Any) -> Any:
+        xp = self.xp
+        exp_values = self.exp(x - xp.max(x, axis=1, keepdims=True))
+        return exp_values / xp.sum(exp_values, axis=1, keepdims=True)
+
+    def softmax_backward(self, dvalues: Any, output: Any) -> Any:
+        """Vectorized form of the book's per-sample Jacobian product ``(diag(s) - s sᵀ) · d``."""
+        xp = self.xp
+        return output * (dvalues - xp.sum(output * dvalues, axis=1, keepdims=True))
+
+    def one_hot(self, labels: Any, classes: int, dtype: Any = None) -> Any:
+        xp = self.xp
+        columns = xp.arange(classes, dtype=xp.int64, device=self.device)
+        labels = xp.astype(labels, xp.int64)
+        return xp.astype(xp.expand_dims(labels, axis=1) == columns, dtype or self.dtype)
+
+    def pick(self, values: Any, labels: Any) -> Any:
+        """``values[i, labels[i]]`` for every row i, without fancy indexing."""
+        xp = self.xp
+        index = xp.expand_dims(xp.astype(labels, xp.int64), axis=1)
+        return xp.take_along_axis(values, index, axis=1)[:, 0]
+
+    def softmax_cce_backward(self, softmax_output: Any, labels: Any) -> Any:
+        """Gradient of mean categorical cross-entropy w.r.t. the softmax's inputs: ``(s - onehot) / n``."""
+        samples, classes = softmax_output.shape
+        one_hot = self.one_hot(labels, classes, softmax_output.dtype)
+        return (softmax_output - one_hot) / samples
+
+    def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
+        """``param += -learning_rate * grad``, in place."""
+        param -= learning_rate * grad

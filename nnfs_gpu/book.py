@@ -1,0 +1,65 @@
+"""The book's names, so its chapter code runs with only its imports changed.
+
+    from nnfs_gpu.book import *      # Layer_Dense, Activation_ReLU, ..., and np
+
+``np`` here is NumPy for the book's own host-side lines (``np.argmax(output, axis=1)``,
+``np.mean(predictions == y)``): it brings arrays of any backend to the host before calling NumPy,
+so those lines also run when the network lives on a GPU. It is an explicit, user-facing transfer;
+nothing inside the library converts device arrays implicitly.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy
+
+from .activations import ReLU as Activation_ReLU
+from .activations import Softmax as Activation_Softmax
+from .backends import array_origin, to_numpy
+from .layers import Dense as Layer_Dense
+from .losses import CategoricalCrossentropy as Loss_CategoricalCrossentropy
+from .losses import Loss
+from .losses import SoftmaxCategoricalCrossentropy as Activation_Softmax_Loss_CategoricalCrossentropy
+from .optimizers import SGD as Optimizer_SGD
+
+__all__ = [
+    "np",
+    "Layer_Dense",
+    "Activation_ReLU",
+    "Activation_Softmax",
+    "Loss",
+    "Loss_CategoricalCrossentropy",
+    "Activation_Softmax_Loss_CategoricalCrossentropy",
+    "Optimizer_SGD",
+]
+
+
+def _to_host(value: Any) -> Any:
+    if array_origin(value) in ("numpy", "builtins"):
+        return value
+    return to_numpy(value)
+
+
+class _HostNumpy:
+    """NumPy whose functions first bring device arrays among their arguments to the host."""
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(numpy, name)
+        if not callable(attribute) or isinstance(attribute, type):
+            return attribute
+
+        @functools.wraps(attribute)
+        def on_host(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(_to_host(arg) for arg in args)
+            kwargs = {key: _to_host(value) for key, value in kwargs.items()}
+            return attribute(*args, **kwargs)
+
+        return on_host
+
+    def __repr__(self) -> str:
+        return "<numpy, bringing device arrays to the host (nnfs_gpu.book.np)>"
+
+
+np = _HostNumpy()

@@ -1,0 +1,97 @@
+"""Layers: Dense (with the book's L1/L2 regularizers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._bound import BackendBound
+
+
+class Dense(BackendBound):
+    """A fully connected layer, ``output = inputs · weights + biases``.
+
+    Weights start as the book starts them, ``0.01 * np.random.randn(n_inputs, n_neurons)`` drawn on
+    the host from NumPy's global legacy RNG (then moved), so ``np.random.seed(0)`` or ``nnfs.init()``
+    gives the same start on every backend; biases start at zero.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int,
+        weight_regularizer_l1: float = 0.0,
+        weight_regularizer_l2: float = 0.0,
+        bias_regularizer_l1: float = 0.0,
+        bias_regularizer_l2: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if int(n_inputs) < 1 or int(n_neurons) < 1:
+            raise ValueError(f"Dense needs n_inputs >= 1 and n_neurons >= 1, got ({n_inputs}, {n_neurons})")
+        self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
+        host_weights = np.random.randn(self.n_inputs, self.n_neurons).astype(self.backend.dtype_name)
+        self.weights = self.backend.asarray(0.01 * host_weights)
+        self.biases = self.backend.zeros((1, self.n_neurons))
+        self.weight_regularizer_l1 = weight_regularizer_l1
+        self.weight_regularizer_l2 = weight_regularizer_l2
+        self.bias_regularizer_l1 = bias_regularizer_l1
+        self.bias_regularizer_l2 = bias_regularizer_l2
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_inputs}, {self.n_neurons})"
+
+    def forward(self, inputs: Any, training: bool = False) -> None:
+        inputs = self.backend.asfloat(inputs)
+        if inputs.ndim != 2 or inputs.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"{self!r} expects inputs of shape (samples, {self.n_inputs}), got {tuple(inputs.shape)}"
+            )
+        self.inputs = inputs
+        self.output = self.backend.dot(inputs, self.weights) + self.biases
+
+    def backward(self, dvalues: Any) -> None:
+        backend = self.backend
+        dvalues = backend.asfloat(dvalues)
+        self.dweights = backend.dot(self.inputs.T, dvalues)
+        self.dbiases = backend.xp.sum(dvalues, axis=0, keepdims=True)
+        self.dweights = self._regularized(self.dweights, self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2)
+        self.dbiases = self._regularized(self.dbiases, self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)
+        self.dinputs = backend.dot(dvalues, self.weights.T)
+
+    def _regularized(self, grad: Any, param: Any, l1: float, l2: float) -> Any:
+        """Adds the book's L1 (sign, with sign(0) = +1) and L2 (2·λ·w) penalty gradients."""
+        xp = self.backend.xp
+        if l1 > 0:
+            grad = grad + l1 * (2 * xp.astype(param >= 0, param.dtype) - 1)
+        if l2 > 0:
+            grad = grad + 2 * l2 * param
+        return grad
+
+    def regularization_loss(self) -> Any:
+        """The book's penalty for this layer, as a 0-d backend array."""
+        xp = self.backend.xp
+        loss = xp.zeros((), dtype=self.backend.dtype, device=self.backend.device)
+        if self.weight_regularizer_l1 > 0:
+            loss = loss + self.weight_regularizer_l1 * xp.sum(xp.abs(self.weights))
+        if self.weight_regularizer_l2 > 0:
+            loss = loss + self.weight_regularizer_l2 * xp.sum(self.weights * self.weights)
+        if self.bias_regularizer_l1 > 0:
+            loss = loss + self.bias_regularizer_l1 * xp.sum(xp.abs(self.biases))
+        if self.bias_regularizer_l2 > 0:
+            loss = loss + self.bias_regularizer_l2 * xp.sum(self.biases * self.biases)
+        return loss
+
+    def get_parameters(self) -> tuple[Any, Any]:
+        return self.weights, self.biases
+
+    def set_parameters(self, weights: Any, biases: Any) -> None:
+        """Sets weights and biases from host or same-backend arrays, checking their shapes."""
+        weights, biases = self.backend.asfloat(weights), self.backend.asfloat(biases)
+        expected = ((self.n_inputs, self.n_neurons), (1, self.n_neurons))
+        if (tuple(weights.shape), tuple(biases.shape)) != expected:
+            raise ValueError(
+                f"{self!r} needs weights {expected[0]} and biases {expected[1]}, "
+                f"got {tuple(weights.shape)} and {tuple(biases.shape)}"
+            )
+        self.weights, self.biases = weights, biases

@@ -1,0 +1,55 @@
+"""One backend fixture drives the suite: numpy and strict always, cupy when a CUDA device is usable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu import backends
+
+BACKEND_NAMES = ["numpy", "strict", pytest.param("cupy", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """A backend name; cupy is skipped (and counted) without a GPU, the others must be usable."""
+    name = request.param
+    reason = nnfs_gpu.available_backends()[name].reason
+    if reason is not None:
+        if name == "cupy":
+            pytest.skip(reason)
+        pytest.fail(f"backend {name!r} must be usable in the test environment: {reason}")
+    return name
+
+
+@pytest.fixture
+def backend(backend_name: str):
+    """The backend under test in float32 (the library's default)."""
+    with nnfs_gpu.use_backend(backend_name) as current:
+        yield current
+
+
+@pytest.fixture
+def backend64(backend_name: str):
+    """The backend under test in float64, for finite-difference gradient checks."""
+    with nnfs_gpu.use_backend(backend_name, dtype="float64") as current:
+        yield current
+
+
+@pytest.fixture
+def fresh_selection():
+    """Runs a test with no backend chosen yet, and restores the selection afterwards."""
+    token = backends._current.set(None)
+    saved = backends._fallback
+    backends._fallback = None
+    try:
+        yield
+    finally:
+        backends._current.reset(token)
+        backends._fallback = saved
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,153 @@
+"""The book's numbers: chapter 9's printout, its datasets, its weight initialisation, its SGD step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu.book import (
+    Activation_ReLU,
+    Activation_Softmax_Loss_CategoricalCrossentropy,
+    Layer_Dense,
+    Optimizer_SGD,
+)
+from nnfs_gpu.book import np as book_np
+from nnfs_gpu.datasets import spiral_data, vertical_data
+from support import BOOK_DEFAULT_PRECISION_TOLERANCE, host
+
+ROOT = Path(__file__).resolve().parents[1]
+CH9 = json.loads((ROOT / "tests" / "data" / "ch9_single_pass.json").read_text())["ch9_single_pass_book"]["expected"]
+
+
+def chapter9_pass() -> dict[str, np.ndarray]:
+    """Chapter 9's one forward and backward pass, as Ch9_Final.py runs it after nnfs.init()."""
+    np.random.seed(0)
+    X, y = spiral_data(samples=100, classes=3)
+    dense1, activation1 = Layer_Dense(2, 3), Activation_ReLU()
+    dense2 = Layer_Dense(3, 3)
+    loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
+    dense1.forward(X)
+    activation1.forward(dense1.output)
+    dense2.forward(activation1.output)
+    loss = loss_activation.forward(dense2.output, y)
+    accuracy = book_np.mean(book_np.argmax(loss_activation.output, axis=1) == y)
+    loss_activation.backward(loss_activation.output, y)
+    dense2.backward(loss_activation.dinputs)
+    activation1.backward(dense2.dinputs)
+    dense1.backward(activation1.dinputs)
+    return {
+        "softmax_output_first5": host(loss_activation.output)[:5],
+        "loss": np.float32(loss),
+        "acc": accuracy,
+        "dense1.dweights": host(dense1.dweights),
+        "dense1.dbiases": host(dense1.dbiases),
+        "dense2.dweights": host(dense2.dweights),
+        "dense2.dbiases": host(dense2.dbiases),
+    }
+
+
+def test_chapter9_printout_in_book_precision_is_exact(backend_name):
+    with nnfs_gpu.use_backend(backend_name, precision="book"):
+        result = chapter9_pass()
+    for key, expected in CH9.items():
+        actual = np.asarray(result[key])
+        assert actual.dtype in (np.float32, np.float64), key
+        # float32 values equal to the last bit: every digit the book prints, and more
+        np.testing.assert_array_equal(actual.astype(np.float32), np.asarray(expected, dtype=np.float32), err_msg=key)
+
+
+def test_chapter9_printout_in_default_precision(backend):
+    result = chapter9_pass()
+    for key, expected in CH9.items():
+        np.testing.assert_allclose(result[key], expected, **BOOK_DEFAULT_PRECISION_TOLERANCE, err_msg=key)
+
+
+def test_first_weights_after_spiral_data_match_the_book(backend):
+    np.random.seed(0)
+    spiral_data(100, 3)
+    layer = Layer_Dense(2, 3)
+    np.testing.assert_allclose(
+        host(layer.weights),
+        [[-0.0130653, 0.0165813, -0.0011816], [-0.0068018, 0.0066638, -0.0046072]],
+        atol=5e-8,
+    )
+    assert host(layer.weights).dtype == np.float32
+    np.testing.assert_array_equal(host(layer.biases), np.zeros((1, 3), dtype=np.float32))
+
+
+def test_same_seed_gives_the_same_start_on_every_backend(backend):
+    np.random.seed(7)
+    on_backend = host(Layer_Dense(5, 4).weights)
+    np.random.seed(7)
+    with nnfs_gpu.use_backend("numpy"):
+        on_numpy = host(Layer_Dense(5, 4).weights)
+    np.testing.assert_array_equal(on_backend, on_numpy)
+
+
+NNFS_DATA_SCRIPT = """
+import sys, numpy as np, nnfs
+from nnfs.datasets import spiral_data, vertical_data
+if sys.argv[1] == 'init':
+    nnfs.init(random_seed=int(sys.argv[2]))
+else:
+    np.random.seed(int(sys.argv[2]))
+np.savez(sys.argv[3], *spiral_data(60, 4), *vertical_data(50, 3))
+"""
+
+
+@pytest.mark.parametrize("mode, dtype", [("init", "float32"), ("plain", "float64")])
+def test_datasets_equal_the_nnfs_package(tmp_path, mode, dtype):
+    """After nnfs.init() nnfs makes float32 data; without it, float64. Ours matches either, bit for bit."""
+    reference = tmp_path / "nnfs.npz"
+    subprocess.run([sys.executable, "-c", NNFS_DATA_SCRIPT, mode, "3", str(reference)], check=True)
+    expected = np.load(reference)
+    np.random.seed(3)
+    ours = [*spiral_data(60, 4, dtype=dtype), *vertical_data(50, 3, dtype=dtype)]
+    for index, array in enumerate(ours):
+        wanted = expected[f"arr_{index}"]
+        assert array.dtype == wanted.dtype
+        np.testing.assert_array_equal(array, wanted)
+
+
+def test_dataset_arguments_are_checked():
+    with pytest.raises(ValueError, match="samples and classes"):
+        spiral_data(0, 3)
+    with pytest.raises(ValueError, match="dtype"):
+        vertical_data(10, 3, dtype="int8")
+
+
+def test_sgd_step_matches_hand_computation(backend):
+    layer = Layer_Dense(2, 2)
+    layer.set_parameters(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.5, -0.5]]))
+    layer.dweights = backend.asfloat(np.array([[0.1, 0.2], [0.3, 0.4]]))
+    layer.dbiases = backend.asfloat(np.array([[1.0, -1.0]]))
+    Optimizer_SGD(learning_rate=0.5).update_params(layer)
+    np.testing.assert_allclose(host(layer.weights), [[0.95, 1.9], [2.85, 3.8]], rtol=1e-6)
+    np.testing.assert_allclose(host(layer.biases), [[0.0, 0.0]], atol=1e-7)
+
+
+def run_chapter10(backend_name: str, epochs: int) -> list[str]:
+    env = {**os.environ, "NNFS_GPU_BACKEND": backend_name}
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "ch10_sgd.py"), "--epochs", str(epochs)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    return [line for line in completed.stdout.splitlines() if line.startswith("epoch:")]
+
+
+def test_book_chapter10_code_runs_unchanged_and_learns(backend_name):
+    """The book's loop, imports changed only, learns the spiral and prints the same on every backend."""
+    lines = run_chapter10(backend_name, 1001)
+    assert lines[0] == "epoch: 0, acc: 0.360, loss: 1.099"
+    assert len(lines) == 11
+    losses = [float(line.rsplit("loss: ", 1)[1]) for line in lines]
+    assert losses[-1] < losses[0] - 0.02
+    if backend_name == "strict":
+        assert lines == run_chapter10("numpy", 1001)

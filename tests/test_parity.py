@@ -1,0 +1,71 @@
+"""Parity: every backend, in each dtype, against an independent NumPy float64 reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu import SGD, Dense, ReLU, SoftmaxCategoricalCrossentropy
+from support import assert_parity
+
+
+def reference_step(X, y, w1, b1, w2, b2, learning_rate):
+    """The book's chapter-10 step, written directly in NumPy float64."""
+    hidden = X @ w1 + b1
+    relu = np.maximum(0, hidden)
+    logits = relu @ w2 + b2
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = exp / exp.sum(axis=1, keepdims=True)
+    loss = -np.log(np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1 - 1e-7)).mean()
+    dlogits = probabilities.copy()
+    dlogits[np.arange(len(y)), y] -= 1
+    dlogits /= len(y)
+    dw2, db2 = relu.T @ dlogits, dlogits.sum(axis=0, keepdims=True)
+    dhidden = (dlogits @ w2.T) * (hidden > 0)
+    dw1, db1 = X.T @ dhidden, dhidden.sum(axis=0, keepdims=True)
+    return {
+        "probabilities": probabilities,
+        "loss": loss,
+        "dw1": dw1, "db1": db1, "dw2": dw2, "db2": db2,
+        "w1": w1 - learning_rate * dw1, "b1": b1 - learning_rate * db1,
+        "w2": w2 - learning_rate * dw2, "b2": b2 - learning_rate * db2,
+    }
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_training_step_matches_float64_reference(backend_name, dtype, rng):
+    samples, features, hidden, classes = 256, 8, 32, 5
+    X = rng.standard_normal((samples, features)).astype(dtype)
+    y = rng.integers(0, classes, samples)
+    params = [
+        rng.standard_normal((features, hidden)) * 0.3, rng.standard_normal((1, hidden)) * 0.1,
+        rng.standard_normal((hidden, classes)) * 0.3, rng.standard_normal((1, classes)) * 0.1,
+    ]
+    params = [p.astype(dtype) for p in params]
+    expected = reference_step(X.astype(np.float64), y, *(p.astype(np.float64) for p in params), 0.5)
+
+    with nnfs_gpu.use_backend(backend_name, dtype=dtype):
+        dense1, relu, dense2 = Dense(features, hidden), ReLU(), Dense(hidden, classes)
+        head = SoftmaxCategoricalCrossentropy()
+        dense1.set_parameters(params[0], params[1])
+        dense2.set_parameters(params[2], params[3])
+        dense1.forward(X)
+        relu.forward(dense1.output)
+        dense2.forward(relu.output)
+        loss = head.forward(dense2.output, y)
+        head.backward(head.output, y)
+        dense2.backward(head.dinputs)
+        relu.backward(dense2.dinputs)
+        dense1.backward(relu.dinputs)
+        optimizer = SGD(learning_rate=0.5)
+        optimizer.update_params(dense1)
+        optimizer.update_params(dense2)
+
+    assert_parity(head.output, expected["probabilities"], dtype)
+    assert_parity(np.float64(loss), expected["loss"], dtype)
+    for name, array in [("dw1", dense1.dweights), ("db1", dense1.dbiases), ("dw2", dense2.dweights),
+                        ("db2", dense2.dbiases), ("w1", dense1.weights), ("b1", dense1.biases),
+                        ("w2", dense2.weights), ("b2", dense2.biases)]:
+        assert_parity(array, expected[name], dtype)
+        assert array.dtype == getattr(dense1.backend.xp, dtype), name
