@@ -53,3 +53,11 @@ def vertical_data(samples: int, classes: int, dtype: str = "float32") -> tuple[n
         X[rows] = np.c_[x_noise + class_number / 3, y_noise + 0.5]
         y[rows] = class_number
     return X, y
+
+
+def sine_data(samples: int = 1000, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
+    """``X = i / samples`` and ``y = sin(2πX)`` as ``(samples, 1)`` columns; float64, as in ``nnfs``."""
+    float_dtype = _check(samples, 1, dtype)
+    X = np.arange(samples).reshape(-1, 1) / samples
+    y = np.sin(2 * np.pi * X).reshape(-1, 1)
+    return X.astype(float_dtype), y.astype(float_dtype)
