@@ -1,6 +1,7 @@
 """nnfs_gpu: the framework of *Neural Networks from Scratch in Python* on NumPy, CuPy or any array-API backend."""
 
-from .activations import ReLU, Softmax
+from .accuracy import Accuracy, Categorical, Regression
+from .activations import Linear, ReLU, Sigmoid, Softmax
 from .backends import (
     Backend,
     BackendStatus,
@@ -13,23 +14,47 @@ from .backends import (
     to_numpy,
     use_backend,
 )
-from .layers import Dense
-from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy
-from .optimizers import SGD, Optimizer
+from .layers import Dense, Dropout, Input
+from .losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SoftmaxCategoricalCrossentropy,
+)
+from .model import Model
+from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .serialization import ModelFileError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Accuracy",
+    "Adagrad",
+    "Adam",
     "Backend",
     "BackendStatus",
     "BackendUnavailableError",
+    "BinaryCrossentropy",
+    "Categorical",
     "CategoricalCrossentropy",
     "Dense",
+    "Dropout",
     "ForeignArrayError",
+    "Input",
+    "Linear",
     "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Model",
+    "ModelFileError",
     "Optimizer",
+    "RMSprop",
     "ReLU",
+    "Regression",
     "SGD",
+    "Sigmoid",
     "Softmax",
     "SoftmaxCategoricalCrossentropy",
     "available_backends",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from .backends import Backend, get_backend
 
 
@@ -16,3 +18,9 @@ class BackendBound:
 
     def __init__(self) -> None:
         self.backend = get_backend()
+
+    def _where_given(self, data: Any, compute: Callable[[Any], Any]) -> Any:
+        """Applies ``compute`` on this backend; host data in gives host data out (as ``Model.predict`` returns)."""
+        if self.backend.owns(data):
+            return compute(data)
+        return self.backend.to_numpy(compute(self.backend.asarray(data)))

@@ -1,4 +1,4 @@
-"""Activations: ReLU and Softmax, with the book's ``predictions``."""
+"""Activations: ReLU, Softmax, Sigmoid and Linear, each with the book's ``predictions``."""
 
 from __future__ import annotations
 
@@ -7,25 +7,61 @@ from typing import Any
 from ._bound import BackendBound
 
 
-class ReLU(BackendBound):
+class Activation(BackendBound):
+    """An activation: ``forward`` sets ``output``, ``backward`` sets ``dinputs``."""
+
     def forward(self, inputs: Any, training: bool = False) -> None:
         self.inputs = self.backend.asfloat(inputs)
-        self.output = self.backend.relu(self.inputs)
+        self.output = self._forward(self.inputs)
 
     def backward(self, dvalues: Any) -> None:
-        self.dinputs = self.backend.relu_backward(self.backend.asfloat(dvalues), self.inputs)
+        self.dinputs = self._backward(self.backend.asfloat(dvalues))
 
     def predictions(self, outputs: Any) -> Any:
+        """What the outputs mean as answers (classes, 0/1, values); host data in gives host data out."""
         return outputs
 
+    def _forward(self, inputs: Any) -> Any:
+        raise NotImplementedError
 
-class Softmax(BackendBound):
-    def forward(self, inputs: Any, training: bool = False) -> None:
-        self.inputs = self.backend.asfloat(inputs)
-        self.output = self.backend.softmax(self.inputs)
+    def _backward(self, dvalues: Any) -> Any:
+        raise NotImplementedError
 
-    def backward(self, dvalues: Any) -> None:
-        self.dinputs = self.backend.softmax_backward(self.backend.asfloat(dvalues), self.output)
+
+class ReLU(Activation):
+    def _forward(self, inputs: Any) -> Any:
+        return self.backend.relu(inputs)
+
+    def _backward(self, dvalues: Any) -> Any:
+        return self.backend.relu_backward(dvalues, self.inputs)
+
+
+class Softmax(Activation):
+    def _forward(self, inputs: Any) -> Any:
+        return self.backend.softmax(inputs)
+
+    def _backward(self, dvalues: Any) -> Any:
+        return self.backend.softmax_backward(dvalues, self.output)
 
     def predictions(self, outputs: Any) -> Any:
-        return self.backend.xp.argmax(outputs, axis=1)
+        return self._where_given(outputs, lambda values: self.backend.xp.argmax(values, axis=1))
+
+
+class Sigmoid(Activation):
+    def _forward(self, inputs: Any) -> Any:
+        return 1 / (1 + self.backend.exp(-inputs))
+
+    def _backward(self, dvalues: Any) -> Any:
+        return dvalues * (1 - self.output) * self.output
+
+    def predictions(self, outputs: Any) -> Any:
+        xp = self.backend.xp
+        return self._where_given(outputs, lambda values: xp.astype(values > 0.5, xp.int64))
+
+
+class Linear(Activation):
+    def _forward(self, inputs: Any) -> Any:
+        return inputs
+
+    def _backward(self, dvalues: Any) -> Any:
+        return dvalues

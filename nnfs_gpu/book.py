@@ -15,23 +15,51 @@ from typing import Any
 
 import numpy
 
+from .accuracy import Accuracy
+from .accuracy import Categorical as Accuracy_Categorical
+from .accuracy import Regression as Accuracy_Regression
+from .activations import Linear as Activation_Linear
 from .activations import ReLU as Activation_ReLU
+from .activations import Sigmoid as Activation_Sigmoid
 from .activations import Softmax as Activation_Softmax
 from .backends import array_origin, to_numpy
 from .layers import Dense as Layer_Dense
+from .layers import Dropout as Layer_Dropout
+from .layers import Input as Layer_Input
+from .losses import BinaryCrossentropy as Loss_BinaryCrossentropy
 from .losses import CategoricalCrossentropy as Loss_CategoricalCrossentropy
 from .losses import Loss
+from .losses import MeanAbsoluteError as Loss_MeanAbsoluteError
+from .losses import MeanSquaredError as Loss_MeanSquaredError
 from .losses import SoftmaxCategoricalCrossentropy as Activation_Softmax_Loss_CategoricalCrossentropy
+from .model import Model
 from .optimizers import SGD as Optimizer_SGD
+from .optimizers import Adagrad as Optimizer_Adagrad
+from .optimizers import Adam as Optimizer_Adam
+from .optimizers import RMSprop as Optimizer_RMSprop
 
 __all__ = [
     "np",
-    "Layer_Dense",
+    "Accuracy",
+    "Accuracy_Categorical",
+    "Accuracy_Regression",
+    "Activation_Linear",
     "Activation_ReLU",
+    "Activation_Sigmoid",
     "Activation_Softmax",
-    "Loss",
-    "Loss_CategoricalCrossentropy",
     "Activation_Softmax_Loss_CategoricalCrossentropy",
+    "Layer_Dense",
+    "Layer_Dropout",
+    "Layer_Input",
+    "Loss",
+    "Loss_BinaryCrossentropy",
+    "Loss_CategoricalCrossentropy",
+    "Loss_MeanAbsoluteError",
+    "Loss_MeanSquaredError",
+    "Model",
+    "Optimizer_Adagrad",
+    "Optimizer_Adam",
+    "Optimizer_RMSprop",
     "Optimizer_SGD",
 ]
 

@@ -1,4 +1,4 @@
-"""Layers: Dense (with the book's L1/L2 regularizers)."""
+"""Layers: Dense (with the book's L1/L2 regularizers), Dropout and the Model's Input."""
 
 from __future__ import annotations
 
@@ -95,3 +95,42 @@ class Dense(BackendBound):
                 f"got {tuple(weights.shape)} and {tuple(biases.shape)}"
             )
         self.weights, self.biases = weights, biases
+
+
+class Dropout(BackendBound):
+    """Inverted dropout: while training, zeroes each input with probability ``rate`` and scales the
+    rest by ``1 / (1 - rate)``; at inference it passes inputs through.
+
+    As in the book, ``self.rate`` holds the keep probability ``1 - rate``. Masks come from the
+    backend's RNG (the host's legacy NumPy RNG on CPU backends, as the book draws them; the device's
+    on a GPU); ``host_rng=True`` draws them on the host everywhere, so runs match across backends.
+    ``training`` defaults to True because chapters 15–17 call ``forward(inputs)`` and expect dropout.
+    """
+
+    def __init__(self, rate: float, host_rng: bool = False) -> None:
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = 1 - rate
+        self.host_rng = host_rng
+
+    def __repr__(self) -> str:
+        return f"Dropout({1 - self.rate:g})"
+
+    def forward(self, inputs: Any, training: bool = True) -> None:
+        self.inputs = self.backend.asfloat(inputs)
+        if not training:
+            self.output = self.inputs
+            return
+        self.binary_mask = self.backend.dropout_mask(tuple(self.inputs.shape), self.rate, self.host_rng)
+        self.output = self.inputs * self.binary_mask
+
+    def backward(self, dvalues: Any) -> None:
+        self.dinputs = self.backend.asfloat(dvalues) * self.binary_mask
+
+
+class Input(BackendBound):
+    """The Model's first node: hands the batch to the first layer."""
+
+    def forward(self, inputs: Any, training: bool = False) -> None:
+        self.output = self.backend.asfloat(inputs)

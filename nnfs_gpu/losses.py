@@ -1,4 +1,10 @@
-"""Losses: the book's ``Loss`` protocol, categorical cross-entropy and the fused softmax + CCE."""
+"""Losses: the book's ``Loss`` protocol, categorical and binary cross-entropy, MSE, MAE, and the
+fused softmax + categorical cross-entropy.
+
+``calculate`` returns Python floats, as the book's printing code expects; that reads values back
+from the device. ``Model`` uses ``accumulate`` instead, which keeps everything on the device until
+a number is printed.
+"""
 
 from __future__ import annotations
 
@@ -13,75 +19,133 @@ from .backends import array_origin
 CLIP = 1e-7
 
 
+def is_host(data: Any) -> bool:
+    return array_origin(data) in ("numpy", "builtins")
+
+
 class Loss(BackendBound):
-    """Base of all losses: ``forward`` gives per-sample losses, ``calculate`` their mean.
+    """Base of all losses: ``forward`` gives per-sample losses, ``calculate`` their mean."""
 
-    ``calculate`` returns a Python float, as the book's printing code expects; that reads the
-    value back from the device, so training loops that only print now and then keep the mean on
-    the device with ``mean_loss`` instead.
-    """
+    def __init__(self) -> None:
+        super().__init__()
+        self.trainable_layers: list = []
+        self.new_pass()
 
-    trainable_layers: list = []
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
-    def remember_trainable_layers(self, trainable_layers: list) -> None:
-        self.trainable_layers = list(trainable_layers)
+    # -- targets ------------------------------------------------------------------------------
 
-    def regularization_loss(self, layer: Any = None) -> float:
-        """The layers' L1/L2 penalty: of one ``layer`` (chapters 14–17), else of the remembered layers."""
-        layers = self.trainable_layers if layer is None else [layer]
-        return float(sum(float(item.regularization_loss()) for item in layers))
+    def check_host_targets(self, y: np.ndarray, samples: int, outputs: int) -> None:
+        """Checks targets for a ``(samples, outputs)`` prediction on the host, before they move."""
+        if y.shape != (samples, outputs):
+            hint = "; reshape them with y.reshape(-1, 1)" if y.ndim == 1 and outputs == 1 else ""
+            raise ValueError(f"targets of shape {y.shape} do not match predictions of shape {(samples, outputs)}{hint}")
+        if y.dtype.kind not in "iubf":
+            raise TypeError(f"targets must be numbers, got dtype {y.dtype}")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError("targets contain NaN or infinity; clean the data before training")
+
+    def targets(self, y: Any, predictions: Any) -> Any:
+        """Targets on this backend, checked against ``predictions``: host targets fully (cheaply, on
+        the host), device targets by shape and dtype only, so that nothing is read back."""
+        samples, outputs = predictions.shape
+        if is_host(y):
+            self.check_host_targets(np.asarray(y), samples, outputs)
+        y = self.backend.asarray(y)
+        self.check_device_targets(y, samples, outputs)
+        return self.device_targets(y, predictions.dtype)
+
+    def check_device_targets(self, y: Any, samples: int, outputs: int) -> None:
+        """Checks targets already on the device by shape only, so that nothing is read back."""
+        if tuple(y.shape) != (samples, outputs):
+            raise ValueError(f"targets of shape {tuple(y.shape)} do not match predictions of shape {(samples, outputs)}")
+
+    def device_targets(self, y: Any, dtype: Any) -> Any:
+        """Targets in the form the loss computes with: the predictions' float dtype."""
+        return self.backend.xp.astype(y, dtype) if y.dtype != dtype else y
+
+    # -- the book's protocol --------------------------------------------------------------------
 
     def forward(self, output: Any, y: Any) -> Any:
         raise NotImplementedError
 
-    def mean_loss(self, output: Any, y: Any) -> Any:
-        """Mean of the sample losses as a 0-d backend array (no device-to-host read)."""
-        return self.backend.xp.mean(self.forward(output, y))
+    def backward(self, dvalues: Any, y: Any) -> None:
+        raise NotImplementedError
 
-    def calculate(self, output: Any, y: Any) -> float:
-        return float(self.mean_loss(output, y))
+    def remember_trainable_layers(self, trainable_layers: list) -> None:
+        self.trainable_layers = list(trainable_layers)
 
+    def regularization_total(self, layers: list | None = None) -> Any:
+        """The L1/L2 penalty of ``layers`` (default: the remembered ones) as a 0-d backend array."""
+        xp = self.backend.xp
+        total = xp.zeros((), dtype=self.backend.dtype, device=self.backend.device)
+        for layer in self.trainable_layers if layers is None else layers:
+            total = total + layer.regularization_loss()
+        return total
 
-def _is_host(data: Any) -> bool:
-    return array_origin(data) in ("numpy", "builtins")
+    def regularization_loss(self, layer: Any = None) -> float:
+        """The penalty of one ``layer`` (chapters 14–17) or of the remembered layers (chapter 18 on)."""
+        return float(self.regularization_total(None if layer is None else [layer]))
+
+    def accumulate(self, output: Any, y: Any) -> Any:
+        """Mean loss of this batch as a 0-d backend array, added to the pass's running sum."""
+        sample_losses = self.forward(output, y)
+        batch_sum = self.backend.xp.sum(sample_losses)
+        self.accumulated_sum = self.accumulated_sum + batch_sum
+        self.accumulated_count += sample_losses.shape[0]
+        return batch_sum / sample_losses.shape[0]
+
+    def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
+        data_loss = float(self.accumulate(output, y))
+        if not include_regularization:
+            return data_loss
+        return data_loss, self.regularization_loss()
+
+    def calculate_accumulated(self, *, include_regularization: bool = False) -> Any:
+        if self.accumulated_count == 0:
+            raise RuntimeError("no batch was calculated since new_pass()")
+        data_loss = float(self.accumulated_sum) / self.accumulated_count
+        if not include_regularization:
+            return data_loss
+        return data_loss, self.regularization_loss()
+
+    def new_pass(self) -> None:
+        self.accumulated_sum = 0.0
+        self.accumulated_count = 0
 
 
 class CategoricalCrossentropy(Loss):
-    """Categorical cross-entropy for sparse integer labels (1-D) or one-hot rows (2-D)."""
+    """Categorical cross-entropy for sparse class indices (1-D) or one-hot rows (2-D)."""
 
-    def labels(self, y: Any, predictions: Any) -> Any:
-        """Checks labels against the predictions' shape and returns them on this backend.
+    def check_host_targets(self, y: np.ndarray, samples: int, outputs: int) -> None:
+        if y.ndim == 2:
+            return super().check_host_targets(y, samples, outputs)
+        if y.ndim != 1:
+            raise ValueError(f"labels must be 1-D class indices or 2-D one-hot rows, got shape {y.shape}")
+        if y.shape[0] != samples:
+            raise ValueError(f"got {y.shape[0]} labels for {samples} samples")
+        if y.dtype.kind not in "iub":
+            raise TypeError(f"class labels must be integers, got dtype {y.dtype}; convert them with y.astype(int)")
+        if y.size and (y.min() < 0 or y.max() >= outputs):
+            raise ValueError(
+                f"labels must lie in [0, {outputs - 1}] for {outputs} outputs, got values from {y.min()} to {y.max()}"
+            )
 
-        Host labels are checked for range and kind on the host, before moving; device labels only
-        for shape and dtype, so that no value is read back from the device.
-        """
-        samples, classes = predictions.shape
-        if _is_host(y):
-            host = np.asarray(y)
-            if host.ndim == 1:
-                if host.dtype.kind not in "iub":
-                    raise TypeError(f"sparse labels must be integers, got dtype {host.dtype}; use y.astype(int)")
-                if host.size and (host.min() < 0 or host.max() >= classes):
-                    raise ValueError(
-                        f"labels must lie in [0, {classes - 1}] for {classes} outputs, "
-                        f"got values from {host.min()} to {host.max()}"
-                    )
-        y = self.backend.asarray(y)
+    def check_device_targets(self, y: Any, samples: int, outputs: int) -> None:
         if y.ndim == 1:
             if y.shape[0] != samples:
                 raise ValueError(f"got {y.shape[0]} labels for {samples} samples")
-        elif y.ndim == 2:
-            if tuple(y.shape) != (samples, classes):
-                raise ValueError(f"one-hot labels of shape {tuple(y.shape)} do not match predictions {(samples, classes)}")
-            y = self.backend.xp.astype(y, predictions.dtype)
         else:
-            raise ValueError(f"labels must be 1-D class indices or 2-D one-hot rows, got shape {tuple(y.shape)}")
-        return y
+            super().check_device_targets(y, samples, outputs)
+
+    def device_targets(self, y: Any, dtype: Any) -> Any:
+        return y if y.ndim == 1 else super().device_targets(y, dtype)
 
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         backend, xp = self.backend, self.backend.xp
         y_pred = backend.asfloat(y_pred)
-        y_true = self.labels(y_true, y_pred)
+        y_true = self.targets(y_true, y_pred)
         clipped = xp.clip(y_pred, CLIP, 1 - CLIP)
         if y_true.ndim == 1:
             correct_confidences = backend.pick(clipped, y_true)
@@ -92,7 +156,7 @@ class CategoricalCrossentropy(Loss):
     def backward(self, dvalues: Any, y_true: Any) -> None:
         backend = self.backend
         dvalues = backend.asfloat(dvalues)
-        y_true = self.labels(y_true, dvalues)
+        y_true = self.targets(y_true, dvalues)
         samples, classes = dvalues.shape
         if y_true.ndim == 1:
             y_true = backend.one_hot(y_true, classes, dvalues.dtype)
@@ -119,7 +183,59 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
     def backward(self, dvalues: Any, y_true: Any) -> None:
         backend = self.backend
         dvalues = backend.asfloat(dvalues)
-        y_true = self.loss.labels(y_true, dvalues)
+        y_true = self.loss.targets(y_true, dvalues)
         if y_true.ndim == 2:
             y_true = backend.xp.argmax(y_true, axis=1)
         self.dinputs = backend.softmax_cce_backward(dvalues, y_true)
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy of independent sigmoid outputs, averaged over outputs."""
+
+    def check_host_targets(self, y: np.ndarray, samples: int, outputs: int) -> None:
+        super().check_host_targets(y, samples, outputs)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        backend, xp = self.backend, self.backend.xp
+        y_pred = backend.asfloat(y_pred)
+        y_true = self.targets(y_true, y_pred)
+        clipped = xp.clip(y_pred, CLIP, 1 - CLIP)
+        sample_losses = -(y_true * backend.log(clipped) + (1 - y_true) * backend.log(1 - clipped))
+        return xp.mean(sample_losses, axis=-1)
+
+    def backward(self, dvalues: Any, y_true: Any) -> None:
+        backend = self.backend
+        dvalues = backend.asfloat(dvalues)
+        y_true = self.targets(y_true, dvalues)
+        samples, outputs = dvalues.shape
+        clipped = backend.xp.clip(dvalues, CLIP, 1 - CLIP)
+        self.dinputs = (-(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs) / samples
+
+
+class MeanSquaredError(Loss):
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        y_pred = self.backend.asfloat(y_pred)
+        y_true = self.targets(y_true, y_pred)
+        return self.backend.xp.mean((y_true - y_pred) ** 2, axis=-1)
+
+    def backward(self, dvalues: Any, y_true: Any) -> None:
+        dvalues = self.backend.asfloat(dvalues)
+        y_true = self.targets(y_true, dvalues)
+        samples, outputs = dvalues.shape
+        self.dinputs = (-2 * (y_true - dvalues) / outputs) / samples
+
+
+class MeanAbsoluteError(Loss):
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        y_pred = self.backend.asfloat(y_pred)
+        y_true = self.targets(y_true, y_pred)
+        return self.backend.xp.mean(self.backend.xp.abs(y_true - y_pred), axis=-1)
+
+    def backward(self, dvalues: Any, y_true: Any) -> None:
+        """The gradient of the mean absolute error, ``sign(prediction - target) / outputs / samples``."""
+        dvalues = self.backend.asfloat(dvalues)
+        y_true = self.targets(y_true, dvalues)
+        samples, outputs = dvalues.shape
+        self.dinputs = (self.backend.xp.sign(dvalues - y_true) / outputs) / samples

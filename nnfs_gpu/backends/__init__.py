@@ -89,7 +89,11 @@ def _known_names() -> str:
     return ", ".join(repr(name) for name in [AUTO, *_registry])
 
 
-def _create(name: str, options: dict[str, Any]) -> Backend:
+def _create(name: str | Backend, options: dict[str, Any]) -> Backend:
+    if isinstance(name, Backend):
+        if options:
+            raise ValueError("options apply to a backend name, not to a backend instance")
+        return name
     if name == AUTO:
         return _create_auto(options)
     factory = _registry.get(name)
@@ -115,11 +119,11 @@ def _create_auto(options: dict[str, Any]) -> Backend:
     return _registry["numpy"](**options)
 
 
-def set_backend(name: str = AUTO, **options: Any) -> Backend:
+def set_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
     """Makes ``name`` the current backend and returns it.
 
     Names: 'numpy', 'cupy', 'strict', any registered name, or 'auto' (CuPy when a CUDA device is
-    usable, NumPy otherwise). Options: ``dtype`` ('float32' or 'float64') and ``precision``
+    usable, NumPy otherwise); a ``Backend`` instance is used as it is. Options: ``dtype`` ('float32' or 'float64') and ``precision``
     ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
     """
     global _fallback
@@ -141,8 +145,8 @@ def get_backend() -> Backend:
 
 
 @contextlib.contextmanager
-def use_backend(name: str = AUTO, **options: Any) -> Iterator[Backend]:
-    """Runs a block on another backend; the previous one is restored afterwards, also on error."""
+def use_backend(name: str | Backend = AUTO, **options: Any) -> Iterator[Backend]:
+    """Runs a block on another backend (a name or an instance); the previous one is restored afterwards, also on error."""
     token = _current.set(_create(name, options))
     try:
         yield _current.get()

@@ -184,6 +184,60 @@ class Backend:
         one_hot = self.one_hot(labels, classes, softmax_output.dtype)
         return (softmax_output - one_hot) / samples
 
+    # -- optimizer updates: in place on the parameter and its state, with the book's arithmetic ----
+
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
-        """``param += -learning_rate * grad``, in place."""
+        """``param += -learning_rate * grad``."""
         param -= learning_rate * grad
+
+    def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
+        """``momentums = momentum * momentums - learning_rate * grad; param += momentums``."""
+        momentums *= momentum
+        momentums -= learning_rate * grad
+        param += momentums
+
+    def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
+        """``cache += grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
+        cache += grad**2
+        param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
+
+    def rmsprop_update(
+        self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
+    ) -> None:
+        """``cache = rho * cache + (1 - rho) * grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
+        cache *= rho
+        cache += (1 - rho) * grad**2
+        param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
+
+    def adam_update(
+        self,
+        param: Any,
+        grad: Any,
+        momentums: Any,
+        cache: Any,
+        learning_rate: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        step: int,
+    ) -> None:
+        """Adam with bias correction for update number ``step`` (1 for the first update)."""
+        momentums *= beta_1
+        momentums += (1 - beta_1) * grad
+        cache *= beta_2
+        cache += (1 - beta_2) * grad**2
+        corrected_momentums = momentums / (1 - beta_1**step)
+        corrected_cache = cache / (1 - beta_2**step)
+        param += (-learning_rate * corrected_momentums) / (self.xp.sqrt(corrected_cache) + epsilon)
+
+    # -- randomness ---------------------------------------------------------------------------
+
+    def dropout_mask(self, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
+        """An inverted-dropout mask: 1 / keep_probability with that probability, else 0.
+
+        Drawn on the host from NumPy's global legacy RNG, as the book draws it
+        (``np.random.binomial(1, keep, size) / keep``), so every backend sees the same masks for the
+        same seed. A GPU backend draws on the device instead unless ``host_rng`` is set.
+        """
+        mask = np.random.binomial(1, keep_probability, size=shape) / keep_probability
+        return self.asarray(mask.astype(self.dtype_name))

@@ -65,3 +65,12 @@ class CupyBackend(Backend):
         name = props["name"]
         name = name.decode() if isinstance(name, bytes) else str(name)
         return f"{name} (GPU {self.device.id}), {self.dtype_name}"
+
+    def dropout_mask(self, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
+        """Draws on the device (CuPy's RNG; no host transfer) unless ``host_rng`` asks for the book's draw."""
+        if host_rng:
+            return super().dropout_mask(shape, keep_probability, host_rng)
+        import cupy
+
+        keep = cupy.random.random_sample(shape, dtype=self.dtype) < keep_probability
+        return keep.astype(self.dtype) / keep_probability
