@@ -14,7 +14,8 @@ class Dense(BackendBound):
 
     Weights start as the book starts them, ``0.01 * np.random.randn(n_inputs, n_neurons)`` drawn on
     the host from NumPy's global legacy RNG (then moved), so ``np.random.seed(0)`` or ``nnfs.init()``
-    gives the same start on every backend; biases start at zero.
+    gives the same start on every backend; biases start at zero. Chapter 17's regression network
+    starts from ``weight_scale=0.1``.
     """
 
     def __init__(
@@ -25,13 +26,14 @@ class Dense(BackendBound):
         weight_regularizer_l2: float = 0.0,
         bias_regularizer_l1: float = 0.0,
         bias_regularizer_l2: float = 0.0,
+        weight_scale: float = 0.01,
     ) -> None:
         super().__init__()
         if int(n_inputs) < 1 or int(n_neurons) < 1:
             raise ValueError(f"Dense needs n_inputs >= 1 and n_neurons >= 1, got ({n_inputs}, {n_neurons})")
         self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
         host_weights = np.random.randn(self.n_inputs, self.n_neurons).astype(self.backend.dtype_name)
-        self.weights = self.backend.asarray(0.01 * host_weights)
+        self.weights = self.backend.asarray(weight_scale * host_weights)
         self.biases = self.backend.zeros((1, self.n_neurons))
         self.weight_regularizer_l1 = weight_regularizer_l1
         self.weight_regularizer_l2 = weight_regularizer_l2
