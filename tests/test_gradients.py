@@ -8,7 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnfs_gpu
-from nnfs_gpu import CategoricalCrossentropy, Dense, ReLU, Softmax, SoftmaxCategoricalCrossentropy
+from nnfs_gpu import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Dense,
+    Dropout,
+    Linear,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    SoftmaxCategoricalCrossentropy,
+)
 from support import assert_gradient, host
 
 SAMPLES, FEATURES, CLASSES = 5, 4, 3
@@ -168,3 +180,74 @@ def test_fused_softmax_crossentropy_backward_properties(samples, classes, scale,
     expected = (probabilities - np.eye(classes)[labels]) / samples
     np.testing.assert_allclose(host(combined.dinputs), expected, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(host(combined.dinputs).sum(axis=1), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation_class", [Sigmoid, Linear])
+def test_sigmoid_and_linear_gradients(backend64, rng, upstream, activation_class):
+    activation = activation_class()
+    inputs = rng.standard_normal((SAMPLES, CLASSES)) * 2
+    activation.forward(inputs)
+    activation.backward(upstream)
+
+    def objective(x):
+        activation.forward(x)
+        return weighted_sum(activation.output, upstream)
+
+    assert_gradient(activation.dinputs, objective, inputs)
+
+
+@pytest.mark.parametrize("loss_class", [BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+def test_binary_and_regression_loss_gradients(backend64, rng, loss_class):
+    loss = loss_class()
+    if loss_class is BinaryCrossentropy:
+        predictions = rng.uniform(0.05, 0.95, (SAMPLES, 2))
+        targets = rng.integers(0, 2, (SAMPLES, 2)).astype(np.float64)
+    else:
+        predictions = rng.standard_normal((SAMPLES, 2))
+        targets = predictions + away_from_zero(rng, (SAMPLES, 2))  # no |y - p| kink for MAE
+    loss.backward(predictions, targets)
+    assert_gradient(loss.dinputs, lambda p: loss.calculate(p, targets), predictions)
+
+
+def test_regularized_dense_gradient_includes_the_penalty(backend64, rng, upstream):
+    """d/dW of sum(output * G) + regularization_loss equals dweights (and likewise for biases)."""
+    layer = Dense(FEATURES, CLASSES, weight_regularizer_l1=0.3, weight_regularizer_l2=0.2,
+                  bias_regularizer_l1=0.1, bias_regularizer_l2=0.4)
+    layer.set_parameters(away_from_zero(rng, (FEATURES, CLASSES)), away_from_zero(rng, (1, CLASSES)))
+    inputs = rng.standard_normal((SAMPLES, FEATURES))
+    layer.forward(inputs)
+    layer.backward(upstream)
+    weights, biases = host(layer.weights), host(layer.biases)
+
+    def total(w, b):
+        layer.set_parameters(w, b)
+        layer.forward(inputs)
+        return weighted_sum(layer.output, upstream) + float(layer.regularization_loss())
+
+    assert_gradient(layer.dweights, lambda w: total(w, biases), weights)
+    assert_gradient(layer.dbiases, lambda b: total(weights, b), biases)
+
+
+def test_regularization_loss_is_the_books_penalty(backend64):
+    layer = Dense(2, 2, weight_regularizer_l1=0.5, weight_regularizer_l2=0.25, bias_regularizer_l1=2.0, bias_regularizer_l2=1.0)
+    layer.set_parameters(np.array([[1.0, -2.0], [0.0, 3.0]]), np.array([[-1.0, 0.5]]))
+    expected = 0.5 * 6 + 0.25 * 14 + 2.0 * 1.5 + 1.0 * 1.25
+    assert float(layer.regularization_loss()) == pytest.approx(expected)
+    loss = CategoricalCrossentropy()
+    loss.remember_trainable_layers([layer, layer])
+    assert loss.regularization_loss() == pytest.approx(2 * expected)
+    assert loss.regularization_loss(layer) == pytest.approx(expected)
+
+
+def test_dropout_gradient_uses_the_same_mask(backend64, rng, upstream):
+    layer = Dropout(0.4)
+    inputs = rng.standard_normal((SAMPLES, CLASSES))
+    layer.forward(inputs, training=True)
+    layer.backward(upstream)
+    mask = host(layer.binary_mask)
+
+    def objective(x):
+        return float(np.sum(x * mask * upstream))
+
+    assert_gradient(layer.dinputs, objective, inputs)
+    np.testing.assert_allclose(host(layer.output), inputs * mask)
