@@ -137,7 +137,7 @@ def _write_atomically(path: str | Path, meta: dict[str, Any], arrays: dict[str, 
         raise
 
 
-def _read(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _read(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
@@ -166,9 +166,9 @@ def _read(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, np.nda
         raise ModelFileError(
             f"{path} has format version {meta.get('version')!r}; this nnfs_gpu reads up to {FORMAT_VERSION}: upgrade nnfs_gpu"
         )
-    if meta.get("kind") != kind:
+    if meta.get("kind") not in kinds:
         other = {"model": "Model.load(path)", "parameters": "model.load_parameters(path)"}.get(meta.get("kind"), "?")
-        raise ModelFileError(f"{path} holds {meta.get('kind')!r}, not {kind!r}; load it with {other}")
+        raise ModelFileError(f"{path} holds {meta.get('kind')!r}, not {kinds[0]!r}; load it with {other}")
     if not isinstance(meta.get("layers"), list):
         raise ModelFileError(f"{path}: the layer list is missing")
     return meta, arrays
@@ -211,16 +211,15 @@ def save_parameters(model: Any, path: str | Path) -> None:
 def load_parameters(model: Any, path: str | Path) -> None:
     """Loads weights and biases saved by ``save_parameters`` (or ``save``) into a model of the same shape."""
     path = Path(path)
-    meta, arrays = _read(path, "parameters")
-    expected = [_layer_spec(layer) for layer in model.layers]
-    saved = [spec for spec in meta["layers"] if spec.get("type") == "Dense"]
-    ours = [spec for spec in expected if spec["type"] == "Dense"]
-    shapes = [(spec.get("n_inputs"), spec.get("n_neurons")) for spec in saved]
-    if shapes != [(spec["n_inputs"], spec["n_neurons"]) for spec in ours]:
-        raise ModelFileError(f"{path} holds Dense layers {shapes}, which do not fit this model's {[(s['n_inputs'], s['n_neurons']) for s in ours]}")
-    saved_indices = [index for index, spec in enumerate(meta["layers"]) if spec.get("type") == "Dense"]
-    parameters = [(_array(arrays, f"layers.{i}.weights", path), _array(arrays, f"layers.{i}.biases", path)) for i in saved_indices]
-    model.set_parameters(parameters)
+    meta, arrays = _read(path, ("parameters", "model"))
+    saved = [(index, spec) for index, spec in enumerate(meta["layers"]) if spec.get("type") == "Dense"]
+    saved_shapes = [(spec.get("n_inputs"), spec.get("n_neurons")) for _, spec in saved]
+    model_shapes = [(layer.n_inputs, layer.n_neurons) for layer in model.layers if isinstance(layer, layers.Dense)]
+    if saved_shapes != model_shapes:
+        raise ModelFileError(f"{path} holds Dense layers {saved_shapes}, which do not fit this model's {model_shapes}")
+    model.set_parameters(
+        [(_array(arrays, f"layers.{i}.weights", path), _array(arrays, f"layers.{i}.biases", path)) for i, _ in saved]
+    )
 
 
 def save_model(model: Any, path: str | Path) -> None:
@@ -246,7 +245,7 @@ def load_model(path: str | Path) -> Any:
     from .model import Model
 
     path = Path(path)
-    meta, arrays = _read(path, "model")
+    meta, arrays = _read(path, ("model",))
     backend = get_backend()
     model = Model()
     with _rng_untouched():

@@ -1,0 +1,255 @@
+"""Model: training with batches and validation, evaluate, predict, moving between backends, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu import (
+    Adam,
+    BinaryCrossentropy,
+    Categorical,
+    CategoricalCrossentropy,
+    Dense,
+    Dropout,
+    Linear,
+    MeanSquaredError,
+    Model,
+    ReLU,
+    Regression,
+    SGD,
+    Sigmoid,
+    Softmax,
+)
+from nnfs_gpu.datasets import sine_data, spiral_data
+from support import host
+
+
+def spiral_classifier(dropout: float = 0.0, optimizer=None) -> Model:
+    model = Model()
+    model.add(Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+    model.add(ReLU())
+    if dropout:
+        model.add(Dropout(dropout))
+    model.add(Dense(64, 3))
+    model.add(Softmax())
+    model.set(loss=CategoricalCrossentropy(), optimizer=optimizer or Adam(learning_rate=0.05, decay=5e-5), accuracy=Categorical())
+    model.finalize()
+    return model
+
+
+@pytest.fixture
+def spiral():
+    np.random.seed(0)
+    X, y = spiral_data(100, 3)
+    X_val, y_val = spiral_data(100, 3)
+    return X, y, X_val, y_val
+
+
+def test_train_evaluate_predict_with_batches_and_validation(backend, spiral, capsys):
+    X, y, X_val, y_val = spiral
+    np.random.seed(1)
+    model = spiral_classifier()
+    assert model.softmax_classifier_output is not None  # the fast path was chosen
+    history = model.train(X, y, epochs=200, batch_size=64, shuffle=True, print_every=2, validation_data=(X_val, y_val))
+    assert set(history) == {"loss", "data_loss", "regularization_loss", "accuracy", "learning_rate", "val_loss", "val_accuracy"}
+    assert all(len(values) == 200 for values in history.values())
+    assert history["loss"][-1] < history["loss"][0] - 0.3
+    assert history["accuracy"][-1] > 0.6  # chance is 1/3
+    assert history["loss"][-1] == pytest.approx(history["data_loss"][-1] + history["regularization_loss"][-1])
+    assert history["learning_rate"][-1] == pytest.approx(0.05 / (1 + 5e-5 * (200 * 5 - 1)))
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "epoch: 1"
+    assert out[1].startswith("step: 0, acc: ") and "(data_loss: " in out[1] and ", lr: 0.05" in out[1]
+    assert [line.split(",")[0] for line in out[1:7]] == ["step: 0", "step: 2", "step: 4", "training", "validation", "epoch: 2"]
+
+    loss, accuracy = model.evaluate(X_val, y_val, batch_size=50)
+    assert (loss, accuracy) == pytest.approx((history["val_loss"][-1], history["val_accuracy"][-1]))
+    assert capsys.readouterr().out.startswith("validation, acc: ")
+
+    confidences = model.predict(X_val, batch_size=32)
+    assert isinstance(confidences, np.ndarray) and confidences.shape == (300, 3)
+    np.testing.assert_allclose(confidences.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(confidences, model.predict(X_val), rtol=1e-6)
+    predictions = model.output_layer_activation.predictions(confidences)
+    assert isinstance(predictions, np.ndarray)
+    assert np.mean(predictions == y_val) == pytest.approx(accuracy)
+
+
+def test_training_is_the_same_on_numpy_and_strict(spiral):
+    """Short runs compare tightly across backends (long ones are chaotic, see the README)."""
+    X, y, _, _ = spiral
+    histories = []
+    for name in ("numpy", "strict"):
+        with nnfs_gpu.use_backend(name):
+            np.random.seed(3)
+            model = spiral_classifier(dropout=0.1)
+            histories.append(model.train(X, y, epochs=5, batch_size=100, verbose=False))
+    assert histories[0] == histories[1]
+
+
+def test_float32_training_follows_float64(backend_name, spiral):
+    X, y, _, _ = spiral
+    histories = []
+    for dtype in ("float32", "float64"):
+        with nnfs_gpu.use_backend(backend_name, dtype=dtype):
+            np.random.seed(3)
+            histories.append(spiral_classifier().train(X, y, epochs=10, batch_size=100, verbose=False))
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-4)
+
+
+def test_fast_softmax_path_equals_the_general_backward(backend64, spiral):
+    X, y, _, _ = spiral
+    np.random.seed(4)
+    model = spiral_classifier()
+    output = model.forward(X, training=True)
+    model.backward(output, y)
+    fast = [host(layer.dweights) for layer in model.trainable_layers]
+    model.softmax_classifier_output = None
+    model.backward(output, y)
+    slow = [host(layer.dweights) for layer in model.trainable_layers]
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_binary_classifier_learns(backend):
+    np.random.seed(0)
+    X, y = spiral_data(100, 2)
+    y = y.reshape(-1, 1)
+    model = Model()
+    model.add(Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+    model.add(ReLU())
+    model.add(Dense(64, 1))
+    model.add(Sigmoid())
+    model.set(loss=BinaryCrossentropy(), optimizer=Adam(learning_rate=0.02, decay=5e-7), accuracy=Categorical(binary=True))
+    model.finalize()
+    history = model.train(X, y, epochs=300, verbose=False)
+    assert history["accuracy"][-1] > 0.8
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_regressor_learns_the_sine(backend):
+    np.random.seed(0)
+    X, y = sine_data()
+    model = Model()
+    model.add(Dense(1, 64, weight_scale=0.1))
+    model.add(ReLU())
+    model.add(Dense(64, 64, weight_scale=0.1))
+    model.add(ReLU())
+    model.add(Dense(64, 1, weight_scale=0.1))
+    model.add(Linear())
+    model.set(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.005, decay=1e-3), accuracy=Regression())
+    model.finalize()
+    history = model.train(X, y, epochs=400, verbose=False)
+    assert model.accuracy.precision == pytest.approx(np.std(y) / 250)
+    assert history["loss"][-1] < 0.01 < history["loss"][0]
+
+
+def test_model_to_moves_parameters_and_optimizer_state(spiral):
+    X, y, _, _ = spiral
+    with nnfs_gpu.use_backend("numpy"):
+        np.random.seed(5)
+        straight = spiral_classifier()
+        straight.train(X, y, epochs=6, batch_size=128, verbose=False)
+        np.random.seed(5)
+        moved = spiral_classifier()
+        moved.train(X, y, epochs=3, batch_size=128, verbose=False)
+    moved.to("strict")
+    assert moved.backend.name == "strict"
+    for layer in moved.trainable_layers:
+        for name in ("weights", "biases", "weight_momentums", "weight_cache", "bias_momentums", "bias_cache"):
+            assert moved.backend.owns(getattr(layer, name)), name
+    moved.train(X, y, epochs=3, batch_size=128, verbose=False)
+    for a, b in zip(straight.get_parameters(), moved.get_parameters()):
+        np.testing.assert_array_equal(host(a[0]), host(b[0]))
+        np.testing.assert_array_equal(host(a[1]), host(b[1]))
+
+
+def test_device_arrays_are_accepted(backend, spiral):
+    X, y, _, _ = spiral
+    model = spiral_classifier()
+    history = model.train(backend.asarray(X), backend.asarray(y), epochs=2, verbose=False)
+    assert len(history["loss"]) == 2
+
+
+# -- errors that say what to do -------------------------------------------------------------------
+
+
+def test_training_before_finalize_is_refused(backend, spiral):
+    X, y, _, _ = spiral
+    model = Model()
+    model.add(Dense(2, 3))
+    model.add(Softmax())
+    model.set(loss=CategoricalCrossentropy(), optimizer=SGD(), accuracy=Categorical())
+    with pytest.raises(RuntimeError, match=r"call model.finalize\(\) before train"):
+        model.train(X, y)
+    with pytest.raises(RuntimeError, match="finalize"):
+        model.predict(X)
+
+
+def test_finalize_needs_layers_and_a_loss(backend):
+    with pytest.raises(ValueError, match="no layers"):
+        Model().finalize()
+    model = Model()
+    model.add(Dense(2, 3))
+    with pytest.raises(ValueError, match=r"model.set\(loss=...\)"):
+        model.finalize()
+
+
+def test_layers_that_do_not_chain_are_named(backend):
+    model = Model()
+    model.add(Dense(2, 64))
+    model.add(ReLU())
+    model.add(Dense(32, 3))
+    model.set(loss=CategoricalCrossentropy())
+    with pytest.raises(ValueError, match=r"layer 2 Dense\(32, 3\) takes 32 inputs, but .* Dense\(2, 64\), gives 64"):
+        model.finalize()
+
+
+def test_layers_on_different_backends_are_refused():
+    model = Model()
+    with nnfs_gpu.use_backend("numpy"):
+        model.add(Dense(2, 3))
+    with nnfs_gpu.use_backend("strict"):
+        model.add(Dense(3, 3))
+    model.set(loss=CategoricalCrossentropy())
+    with pytest.raises(ValueError, match="share one backend"):
+        model.finalize()
+
+
+@pytest.mark.parametrize(
+    "X, y, error, message",
+    [
+        (np.ones((5, 3)), np.zeros(5, dtype=int), ValueError, r"expects inputs of shape \(samples, 2\), got \(5, 3\)"),
+        (np.ones((5, 2, 1)), np.zeros(5, dtype=int), ValueError, "flatten them"),
+        (np.ones((5, 2)), np.array([0, 1, 2, 3, 0]), ValueError, r"labels must lie in \[0, 2\] .* from 0 to 3"),
+        (np.ones((5, 2)), np.array([0.0, 1.0, 0.5, 0.0, 0.0]), TypeError, "must be integers"),
+        (np.ones((5, 2)), np.zeros(4, dtype=int), ValueError, "4 labels for 5 samples"),
+        (np.array([[1.0, np.nan]] * 5), np.zeros(5, dtype=int), ValueError, r"NaN or infinity \(first in row 0\)"),
+        (np.array([["a", "b"]] * 5), np.zeros(5, dtype=int), TypeError, "inputs must be numbers"),
+    ],
+)
+def test_bad_training_data_is_refused(backend, X, y, error, message):
+    model = spiral_classifier()
+    with pytest.raises(error, match=message):
+        model.train(X, y, epochs=1, verbose=False)
+
+
+def test_regression_targets_of_the_wrong_shape_get_a_hint(backend):
+    model = Model()
+    model.add(Dense(1, 1))
+    model.add(Linear())
+    model.set(loss=MeanSquaredError(), optimizer=Adam(), accuracy=Regression())
+    model.finalize()
+    with pytest.raises(ValueError, match=r"reshape them with y.reshape\(-1, 1\)"):
+        model.train(np.ones((6, 1)), np.ones(6), verbose=False)
+
+
+def test_a_loss_that_becomes_nan_stops_training_with_advice(backend, spiral):
+    X, y, _, _ = spiral
+    model = spiral_classifier(optimizer=SGD(learning_rate=1e30))
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        with np.errstate(all="ignore"):
+            model.train(X * 1e10, y, epochs=3)
