@@ -69,3 +69,39 @@ def test_training_step_matches_float64_reference(backend_name, dtype, rng):
                         ("w2", dense2.weights), ("b2", dense2.biases)]:
         assert_parity(array, expected[name], dtype)
         assert array.dtype == getattr(dense1.backend.xp, dtype), name
+
+
+def _classes(names: str) -> list:
+    return [getattr(nnfs_gpu, name) for name in names.split()]
+
+
+@pytest.mark.parametrize("activation_class", _classes("ReLU Softmax Sigmoid Linear"))
+def test_activation_matches_float64_reference(backend, activation_class, rng):
+    inputs = (rng.standard_normal((64, 7)) * 3).astype(np.float32)
+    dvalues = rng.standard_normal((64, 7)).astype(np.float32)
+    with nnfs_gpu.use_backend("numpy", dtype="float64"):
+        reference = activation_class()
+        reference.forward(inputs.astype(np.float64))
+        reference.backward(dvalues.astype(np.float64))
+    activation = activation_class()
+    activation.forward(inputs)
+    activation.backward(dvalues)
+    assert_parity(activation.output, reference.output, "float32")
+    assert_parity(activation.dinputs, reference.dinputs, "float32")
+
+
+@pytest.mark.parametrize("loss_class", _classes("CategoricalCrossentropy BinaryCrossentropy MeanSquaredError MeanAbsoluteError"))
+def test_loss_matches_float64_reference(backend, loss_class, rng):
+    predictions = rng.uniform(0.05, 0.95, (64, 3)).astype(np.float32)
+    if loss_class is nnfs_gpu.CategoricalCrossentropy:
+        targets = rng.integers(0, 3, 64)
+    else:
+        targets = rng.integers(0, 2, (64, 3)).astype(np.float32)
+    with nnfs_gpu.use_backend("numpy", dtype="float64"):
+        reference = loss_class()
+        reference_loss = reference.calculate(predictions.astype(np.float64), targets)
+        reference.backward(predictions.astype(np.float64), targets)
+    loss = loss_class()
+    assert_parity(np.float64(loss.calculate(predictions, targets)), reference_loss, "float32")
+    loss.backward(predictions, targets)
+    assert_parity(loss.dinputs, reference.dinputs, "float32")
