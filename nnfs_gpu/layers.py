@@ -18,6 +18,9 @@ class Dense(BackendBound):
     starts from ``weight_scale=0.1``.
     """
 
+    #: whether ``backward`` computes ``dinputs``; a Model turns it off for its first layer
+    needs_input_gradient = True
+
     def __init__(
         self,
         n_inputs: int,
@@ -50,25 +53,33 @@ class Dense(BackendBound):
                 f"{self!r} expects inputs of shape (samples, {self.n_inputs}), got {tuple(inputs.shape)}"
             )
         self.inputs = inputs
-        self.output = self.backend.dot(inputs, self.weights) + self.biases
+        output = self.backend.dot(inputs, self.weights)
+        output += self.biases
+        self.output = output
 
     def backward(self, dvalues: Any) -> None:
+        """Sets ``dweights``, ``dbiases`` and, unless ``needs_input_gradient`` is off, ``dinputs``.
+
+        ``dweights`` is rewritten in place from the second call on (the optimizer consumes it right
+        away), which saves allocating a weight-sized array per step. A Model turns
+        ``needs_input_gradient`` off for its first Dense layer, whose input gradient nobody reads.
+        """
         backend = self.backend
         dvalues = backend.asfloat(dvalues)
-        self.dweights = backend.dot(self.inputs.T, dvalues)
+        self.dweights = backend.dot(self.inputs.T, dvalues, out=getattr(self, "dweights", None))
         self.dbiases = backend.xp.sum(dvalues, axis=0, keepdims=True)
-        self.dweights = self._regularized(self.dweights, self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2)
-        self.dbiases = self._regularized(self.dbiases, self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)
-        self.dinputs = backend.dot(dvalues, self.weights.T)
+        self._add_penalty_gradient(self.dweights, self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2)
+        self._add_penalty_gradient(self.dbiases, self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)
+        if self.needs_input_gradient:
+            self.dinputs = backend.dot(dvalues, self.weights.T)
 
-    def _regularized(self, grad: Any, param: Any, l1: float, l2: float) -> Any:
-        """Adds the book's L1 (sign, with sign(0) = +1) and L2 (2·λ·w) penalty gradients."""
+    def _add_penalty_gradient(self, grad: Any, param: Any, l1: float, l2: float) -> None:
+        """Adds the book's L1 (sign, with sign(0) = +1) and L2 (2·λ·w) penalty gradients, in place."""
         xp = self.backend.xp
         if l1 > 0:
-            grad = grad + l1 * (2 * xp.astype(param >= 0, param.dtype) - 1)
+            grad += l1 * (2 * xp.astype(param >= 0, param.dtype) - 1)
         if l2 > 0:
-            grad = grad + 2 * l2 * param
-        return grad
+            grad += 2 * l2 * param
 
     def regularization_loss(self) -> Any:
         """The book's penalty for this layer, as a 0-d backend array."""

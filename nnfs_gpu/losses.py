@@ -146,11 +146,10 @@ class CategoricalCrossentropy(Loss):
         backend, xp = self.backend, self.backend.xp
         y_pred = backend.asfloat(y_pred)
         y_true = self.targets(y_true, y_pred)
-        clipped = xp.clip(y_pred, CLIP, 1 - CLIP)
-        if y_true.ndim == 1:
-            correct_confidences = backend.pick(clipped, y_true)
+        if y_true.ndim == 1:  # clipping the picked values alone gives the same numbers, n instead of n·k clips
+            correct_confidences = xp.clip(backend.pick(y_pred, y_true), CLIP, 1 - CLIP)
         else:
-            correct_confidences = xp.sum(clipped * y_true, axis=1)
+            correct_confidences = xp.sum(xp.clip(y_pred, CLIP, 1 - CLIP) * y_true, axis=1)
         return -backend.log(correct_confidences)
 
     def backward(self, dvalues: Any, y_true: Any) -> None:

@@ -75,7 +75,8 @@ class Backend:
 
     @classmethod
     def to_numpy(cls, array: Any) -> np.ndarray:
-        """Copies a backend array to a host NumPy array (the only way data leaves the device)."""
+        """A backend array as host NumPy data (the only way data leaves the device; on the CPU
+        backend this is the array itself, not a copy)."""
         return np.asarray(array)
 
     def synchronize(self) -> None:
@@ -113,6 +114,8 @@ class Backend:
 
     def asfloat(self, data: Any) -> Any:
         """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
+        if self.owns(data) and data.dtype == self.dtype:
+            return data
         array = self.asarray(data)
         if array.dtype != self.dtype:
             array = self.xp.astype(array, self.dtype)
@@ -131,8 +134,12 @@ class Backend:
         result = function(*(xp.astype(a, xp.float64) for a in arrays))
         return xp.astype(result, arrays[0].dtype)
 
-    def dot(self, a: Any, b: Any) -> Any:
-        """Matrix product; in book precision computed in float64 and rounded, as ``nnfs.init()`` does."""
+    def dot(self, a: Any, b: Any, out: Any = None) -> Any:
+        """Matrix product; in book precision computed in float64 and rounded, as ``nnfs.init()`` does.
+
+        A backend may write the result into ``out`` (an earlier result of the same product) instead
+        of allocating; callers use the returned array either way.
+        """
         if self.precision == "book" and a.dtype != self.xp.float64:
             return self._in_float64(self.xp.matmul, a, b)
         return self.xp.matmul(a, b)

@@ -1,0 +1,84 @@
+"""Every backend's fast path against the generic array-API code it replaces, on the same backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnfs_gpu import Backend
+from support import host
+
+#: a fast path may fuse operations (one rounding instead of two); NumPy's overrides are exact
+FUSED_TOLERANCE = {"rtol": 2e-6, "atol": 1e-7}
+
+
+def assert_same(fast, generic, backend) -> None:
+    if backend.name == "numpy":
+        np.testing.assert_array_equal(host(fast), host(generic))
+    else:
+        np.testing.assert_allclose(host(fast), host(generic), **FUSED_TOLERANCE)
+
+
+@pytest.fixture
+def arrays(backend, rng):
+    def make(*shape, low=None):
+        values = rng.standard_normal(shape) if low is None else rng.uniform(low, 1.0, shape)
+        return backend.asfloat(values)
+
+    return make
+
+
+def test_relu_backward(backend, arrays):
+    dvalues, inputs = arrays(300, 70), arrays(300, 70)
+    assert_same(backend.relu_backward(dvalues, inputs), Backend.relu_backward(backend, dvalues, inputs), backend)
+
+
+def test_softmax(backend, arrays):
+    logits = arrays(257, 10)
+    assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
+
+
+def test_softmax_crossentropy_backward(backend, arrays, rng):
+    probabilities = Backend.softmax(backend, arrays(257, 10))
+    labels = backend.asarray(rng.integers(0, 10, 257))
+    assert_same(backend.softmax_cce_backward(probabilities, labels),
+                Backend.softmax_cce_backward(backend, probabilities, labels), backend)
+
+
+def test_dot_into_an_earlier_result(backend, arrays):
+    a, b = arrays(64, 33), arrays(33, 17)
+    earlier = backend.dot(a, b)
+    a2 = arrays(64, 33)
+    assert_same(backend.dot(a2, b, out=earlier), Backend.dot(backend, a2, b), backend)
+    assert_same(backend.dot(a2.T, a, out=None), Backend.dot(backend, a2.T, a), backend)
+
+
+UPDATES = {
+    "sgd_update": (0, (0.3,)),
+    "momentum_update": (1, (0.3, 0.9)),
+    "adagrad_update": (1, (0.3, 1e-7)),
+    "rmsprop_update": (1, (0.3, 0.9, 1e-7)),
+    "adam_update": (2, (0.3, 0.9, 0.999, 1e-7, 3)),
+}
+
+
+@pytest.mark.parametrize("op", UPDATES)
+def test_optimizer_updates(backend, arrays, op):
+    states, hyperparameters = UPDATES[op]
+    grads = [arrays(40, 30) for _ in range(2)]
+    start = [arrays(40, 30)] + [arrays(40, 30, low=0.0) for _ in range(states)]
+    fast = [backend.copy(x) for x in start]
+    generic = [backend.copy(x) for x in start]
+    for grad in grads:  # twice, so that state written by the first call is read by the second
+        getattr(backend, op)(fast[0], grad, *fast[1:], *hyperparameters)
+        getattr(Backend, op)(backend, generic[0], grad, *generic[1:], *hyperparameters)
+    for ours, reference in zip(fast, generic):
+        assert_same(ours, reference, backend)
+
+
+@pytest.mark.parametrize("host_rng", [False, True])
+def test_dropout_mask_values_and_rate(backend, host_rng):
+    mask = host(backend.dropout_mask((500, 200), 0.8, host_rng))
+    assert mask.dtype == np.dtype(backend.dtype_name)
+    assert set(np.unique(mask)) <= {0.0, np.float32(1 / 0.8)}
+    assert abs((mask == 0).mean() - 0.2) < 0.01
