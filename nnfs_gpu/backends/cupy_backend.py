@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .base import Backend
+from .cupy_kernels import FUSED_DTYPES, kernel
 
 INSTALL_HINT = "pip install 'nnfs_gpu[cuda13]' (or 'nnfs_gpu[cuda12]' for a CUDA 12 driver)"
 
@@ -74,3 +75,68 @@ class CupyBackend(Backend):
 
         keep = cupy.random.random_sample(shape, dtype=self.dtype) < keep_probability
         return keep.astype(self.dtype) / keep_probability
+
+    # -- fused kernels (cupy_kernels.py), with the generic code for other dtypes ------------------
+
+    def _fusable(self, *arrays: Any) -> bool:
+        return all(str(array.dtype) in FUSED_DTYPES for array in arrays)
+
+    def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
+        if not self._fusable(dvalues, inputs):
+            return super().relu_backward(dvalues, inputs)
+        return kernel("relu_backward")(dvalues, inputs)
+
+    def softmax_cce_backward(self, softmax_output: Any, labels: Any) -> Any:
+        if not self._fusable(softmax_output):
+            return super().softmax_cce_backward(softmax_output, labels)
+        import cupy
+
+        samples, classes = softmax_output.shape
+        dinputs = cupy.empty_like(softmax_output)
+        scalar = softmax_output.dtype.type
+        return kernel("softmax_cce_backward")(softmax_output, labels, classes, scalar(samples), dinputs)
+
+    def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
+        if not self._fusable(param, grad):
+            return super().sgd_update(param, grad, learning_rate)
+        kernel("sgd_update")(grad, param.dtype.type(learning_rate), param)
+
+    def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
+        if not self._fusable(param, grad, momentums):
+            return super().momentum_update(param, grad, momentums, learning_rate, momentum)
+        scalar = param.dtype.type
+        kernel("momentum_update")(grad, scalar(learning_rate), scalar(momentum), param, momentums)
+
+    def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
+        if not self._fusable(param, grad, cache):
+            return super().adagrad_update(param, grad, cache, learning_rate, epsilon)
+        scalar = param.dtype.type
+        kernel("adagrad_update")(grad, scalar(learning_rate), scalar(epsilon), param, cache)
+
+    def rmsprop_update(
+        self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
+    ) -> None:
+        if not self._fusable(param, grad, cache):
+            return super().rmsprop_update(param, grad, cache, learning_rate, rho, epsilon)
+        scalar = param.dtype.type
+        kernel("rmsprop_update")(grad, scalar(learning_rate), scalar(rho), scalar(1 - rho), scalar(epsilon), param, cache)
+
+    def adam_update(
+        self,
+        param: Any,
+        grad: Any,
+        momentums: Any,
+        cache: Any,
+        learning_rate: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        step: int,
+    ) -> None:
+        if not self._fusable(param, grad, momentums, cache):
+            return super().adam_update(param, grad, momentums, cache, learning_rate, beta_1, beta_2, epsilon, step)
+        scalar = param.dtype.type
+        kernel("adam_update")(
+            grad, scalar(learning_rate), scalar(beta_1), scalar(1 - beta_1), scalar(beta_2), scalar(1 - beta_2),
+            scalar(epsilon), scalar(1 - beta_1**step), scalar(1 - beta_2**step), param, momentums, cache,
+        )
