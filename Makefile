@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEEL_DIR := wheels
 # packages a GPU machine without network needs beyond CuPy, NumPy and pytest, as wheels for its Python
-OFFLINE_WHEELS := array-api-compat array-api-strict nnfs hypothesis sortedcontainers
+OFFLINE_WHEELS := array-api-compat array-api-strict nnfs hypothesis sortedcontainers tqdm
 GPU_PYTHON_VERSION ?= 3.12
 GPU_PLATFORM ?= manylinux2014_x86_64
 

@@ -19,6 +19,7 @@ from .backends import Backend, get_backend, use_backend
 from .layers import Dense, Input
 from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy, is_host
 from .optimizers import Optimizer
+from .progress import Reporter, make_reporter
 
 HISTORY_KEYS = ("loss", "data_loss", "regularization_loss", "accuracy", "learning_rate")
 
@@ -182,10 +183,14 @@ class Model:
         validation_data: tuple[Any, Any] | None = None,
         shuffle: bool = False,
         verbose: bool = True,
+        progress: bool | None = None,
     ) -> dict[str, list[float]]:
         """Trains as the book's Model does and returns the per-epoch history.
 
         ``shuffle`` reorders the samples every epoch (from NumPy's global RNG, so seeds reproduce).
+        Progress shows as a progress bar with live loss and accuracy when ``progress`` is True, or is
+        None (the default) and stdout is a terminal; otherwise as the book's lines. ``verbose=False``
+        shows neither.
         The history has loss, data_loss, regularization_loss, accuracy and learning_rate per
         epoch, and val_loss and val_accuracy with ``validation_data``.
         """
@@ -201,59 +206,57 @@ class Model:
         history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
         if validation is not None:
             history.update(val_loss=[], val_accuracy=[])
-        for epoch in range(1, epochs + 1):
-            if verbose:
-                print(f"epoch: {epoch}")
-            self.loss.new_pass()
-            self.accuracy.new_pass()
-            if shuffle:
-                order = backend.asarray(np.random.permutation(X.shape[0]))
-                X_epoch, y_epoch = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
-            else:
-                X_epoch, y_epoch = X, y
-            for step, rows in enumerate(batches):
-                batch_X, batch_y = X_epoch[rows, ...], y_epoch[rows, ...]
-                output = self.forward(batch_X, training=True)
-                data_loss = self.loss.accumulate(output, batch_y)
-                accuracy = self.accuracy.accumulate(self.output_layer_activation.predictions(output), batch_y)
-                printing = verbose and (not step % print_every or step == len(batches) - 1)
-                if printing:
-                    regularization = self.loss.regularization_total()
-                self.backward(output, batch_y)
-                self.optimizer.pre_update_params()
-                for layer in self.trainable_layers:
-                    self.optimizer.update_params(layer)
-                self.optimizer.post_update_params()
-                if printing:
-                    self._print_progress(f"step: {step}", accuracy, data_loss, regularization, f"epoch {epoch}, step {step}")
-            epoch_loss = self.loss.accumulated_sum / self.loss.accumulated_count
-            epoch_accuracy = self.accuracy.accumulated_sum / self.accuracy.accumulated_count
-            regularization = self.loss.regularization_total()
-            on_device["data_loss"].append(epoch_loss)
-            on_device["regularization_loss"].append(regularization)
-            on_device["loss"].append(epoch_loss + regularization)
-            on_device["accuracy"].append(epoch_accuracy)
-            history["learning_rate"].append(self.optimizer.current_learning_rate)
-            if verbose:
-                self._print_progress("training", epoch_accuracy, epoch_loss, regularization, f"epoch {epoch}")
-            if validation is not None:
-                val_loss, val_accuracy = self._evaluate(*validation, batch_size, verbose)
-                history["val_loss"].append(val_loss)
-                history["val_accuracy"].append(val_accuracy)
+        with make_reporter(verbose, progress, epochs * len(batches)) as report:
+            for epoch in range(1, epochs + 1):
+                report.epoch(epoch, epochs)
+                self.loss.new_pass()
+                self.accuracy.new_pass()
+                if shuffle:
+                    order = backend.asarray(np.random.permutation(X.shape[0]))
+                    X_epoch, y_epoch = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
+                else:
+                    X_epoch, y_epoch = X, y
+                for step, rows in enumerate(batches):
+                    batch_X, batch_y = X_epoch[rows, ...], y_epoch[rows, ...]
+                    output = self.forward(batch_X, training=True)
+                    data_loss = self.loss.accumulate(output, batch_y)
+                    accuracy = self.accuracy.accumulate(self.output_layer_activation.predictions(output), batch_y)
+                    printing = report.active and (not step % print_every or step == len(batches) - 1)
+                    if printing:
+                        regularization = self.loss.regularization_total()
+                    self.backward(output, batch_y)
+                    self.optimizer.pre_update_params()
+                    for layer in self.trainable_layers:
+                        self.optimizer.update_params(layer)
+                    self.optimizer.post_update_params()
+                    if printing:
+                        self._print_progress(report, f"step: {step}", accuracy, data_loss, regularization, f"epoch {epoch}, step {step}")
+                    report.advance()
+                epoch_loss = self.loss.accumulated_sum / self.loss.accumulated_count
+                epoch_accuracy = self.accuracy.accumulated_sum / self.accuracy.accumulated_count
+                regularization = self.loss.regularization_total()
+                on_device["data_loss"].append(epoch_loss)
+                on_device["regularization_loss"].append(regularization)
+                on_device["loss"].append(epoch_loss + regularization)
+                on_device["accuracy"].append(epoch_accuracy)
+                history["learning_rate"].append(self.optimizer.current_learning_rate)
+                if report.active:
+                    self._print_progress(report, "training", epoch_accuracy, epoch_loss, regularization, f"epoch {epoch}")
+                if validation is not None:
+                    val_loss, val_accuracy = self._evaluate(*validation, batch_size, report)
+                    history["val_loss"].append(val_loss)
+                    history["val_accuracy"].append(val_accuracy)
         for key, values in on_device.items():
             history[key] = [float(value) for value in values]
         self._check_finite(history["loss"])
         return history
 
-    def _print_progress(self, label: str, accuracy: Any, data_loss: Any, regularization: Any, where: str) -> None:
-        """Prints one of the book's progress lines (reading the numbers back from the device)."""
+    def _print_progress(self, report: Reporter, label: str, accuracy: Any, data_loss: Any, regularization: Any, where: str) -> None:
+        """Reports one of the book's progress lines (reading the numbers back from the device)."""
         data_loss, regularization = float(data_loss), float(regularization)
         if not math.isfinite(data_loss + regularization):
             self._raise_not_finite(where)
-        print(
-            f"{label}, acc: {float(accuracy):.3f}, loss: {data_loss + regularization:.3f} "
-            f"(data_loss: {data_loss:.3f}, reg_loss: {regularization:.3f}), lr: {self.optimizer.current_learning_rate}"
-        )
+        report.progress(label, float(accuracy), data_loss, regularization, self.optimizer.current_learning_rate)
 
     def _check_finite(self, losses: list[float]) -> None:
         for epoch, value in enumerate(losses, start=1):
@@ -274,9 +277,9 @@ class Model:
             raise RuntimeError("evaluate needs an accuracy; call model.set(accuracy=...)")
         X_val, y_val = self._prepare(X_val, y_val)
         self.accuracy.init(y_val)
-        return self._evaluate(X_val, y_val, batch_size, verbose)
+        return self._evaluate(X_val, y_val, batch_size, make_reporter(verbose, progress=False))
 
-    def _evaluate(self, X: Any, y: Any, batch_size: int | None, verbose: bool) -> tuple[float, float]:
+    def _evaluate(self, X: Any, y: Any, batch_size: int | None, report: Reporter) -> tuple[float, float]:
         self.loss.new_pass()
         self.accuracy.new_pass()
         for rows in self._batches(X.shape[0], batch_size):
@@ -286,8 +289,7 @@ class Model:
             self.accuracy.accumulate(self.output_layer_activation.predictions(output), batch_y)
         loss = self.loss.calculate_accumulated()
         accuracy = self.accuracy.calculate_accumulated()
-        if verbose:
-            print(f"validation, acc: {accuracy:.3f}, loss: {loss:.3f}")
+        report.validation(accuracy, loss)
         return loss, accuracy
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:

@@ -12,11 +12,11 @@ mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 status=0
 
-if ! "$PY" -c "import array_api_compat, array_api_strict, nnfs, hypothesis" 2>/dev/null; then
+if ! "$PY" -c "import array_api_compat, array_api_strict, nnfs, hypothesis, tqdm" 2>/dev/null; then
     if [ -d wheels ]; then
         "$PY" -m venv --system-site-packages .gpu-venv && PY=.gpu-venv/bin/python
         "$PY" -m pip install --quiet --no-index --find-links wheels \
-            array-api-compat array-api-strict nnfs hypothesis || status=1
+            array-api-compat array-api-strict nnfs hypothesis tqdm || status=1
     else
         echo "missing packages and no ./wheels folder: run 'make wheels' where there is network" >&2
         status=1

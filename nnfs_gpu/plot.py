@@ -1,0 +1,141 @@
+"""Pictures of training: the history's curves and a 2-D classifier's decision boundary, as PNG files.
+
+Figures are drawn with matplotlib's object-oriented API on the Agg canvas, so plotting never opens a
+window, never needs a display, and leaves pyplot's global state (a notebook's figures) alone.
+matplotlib is optional (``pip install 'nnfs_gpu[plot]'``); it is imported only when a plot is made.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .activations import Sigmoid, Softmax
+
+DPI = 100
+#: figure sizes in inches; at DPI, the PNGs are 1200 x 400 and 600 x 600 pixels
+HISTORY_SIZE = (12.0, 4.0)
+BOUNDARY_SIZE = (6.0, 6.0)
+INSTALL_HINT = "pip install 'nnfs_gpu[plot]'"
+
+#: (panel title, history keys drawn in it); a panel is drawn when its first key is in the history
+HISTORY_PANELS = (
+    ("loss", ("loss", "data_loss", "val_loss")),
+    ("accuracy", ("accuracy", "val_accuracy")),
+    ("learning rate", ("learning_rate",)),
+)
+
+
+class PlotUnavailableError(ImportError):
+    """Plotting was asked for, but matplotlib is not installed; the message says what to install."""
+
+
+def require_matplotlib() -> None:
+    """Raises PlotUnavailableError now, so a long training run does not end without its plot."""
+    _new_figure((1.0, 1.0))
+
+
+def _new_figure(size: tuple[float, float]) -> Any:
+    """A figure on its own Agg canvas (no pyplot, no window)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise PlotUnavailableError(f"plotting needs matplotlib, which is not installed; {INSTALL_HINT}") from error
+    figure = Figure(figsize=size, dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str]) -> None:
+    """Saves the per-epoch curves of ``Model.train``'s history as a PNG, one panel per quantity.
+
+    Loss (with the data loss when there was regularization, and the validation loss when there was
+    validation data), accuracy (and validation accuracy), and the learning rate.
+    """
+    if not history.get("loss"):
+        raise ValueError("the history has no epochs to plot (train for at least one epoch)")
+    regularized = any(history.get("regularization_loss", []))
+    drawn = {key for key in history if key != "data_loss" or regularized}
+    panels = [(title, [key for key in keys if key in drawn]) for title, keys in HISTORY_PANELS if keys[0] in history]
+    figure = _new_figure(HISTORY_SIZE)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for index, (title, keys) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        for key in keys:
+            axes.plot(epochs, history[key], label=key)
+        axes.set(title=title, xlabel="epoch")
+        axes.ticklabel_format(axis="y", useOffset=False)  # a slowly decaying learning rate, not "1e-6 + 4.999e-2"
+        axes.grid(alpha=0.3)
+        if len(keys) > 1:
+            axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+
+
+def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[str], resolution: int = 200) -> None:
+    """Saves a PNG of the classes a 2-input classifier predicts over the plane, with the data on top.
+
+    ``model`` ends in Softmax (one class per output) or in a single Sigmoid output (0/1); ``X`` is
+    ``(samples, 2)`` and ``y`` its labels (class indices, one-hot rows, or a 0/1 column).
+    """
+    problem = boundary_problem(model)
+    if problem is not None:
+        raise ValueError(problem)
+    X, labels, classes = np.asarray(X), _labels(y), _class_count(model)
+    if X.ndim != 2 or X.shape[1] != 2 or len(X) != len(labels):
+        raise ValueError(
+            f"decision boundaries need X of shape (samples, 2) and one label per sample, got X {X.shape}, y {np.shape(y)}"
+        )
+    xx, yy = _grid(X, resolution)
+    grid_classes = _predict_classes(model, np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
+    accuracy = float(np.mean(_predict_classes(model, X) == labels))
+    figure = _new_figure(BOUNDARY_SIZE)
+    axes = figure.add_subplot()
+    colours = {"cmap": "tab10", "vmin": 0, "vmax": 9}
+    axes.contourf(xx, yy, grid_classes, levels=np.arange(classes + 1) - 0.5, alpha=0.3, **colours)
+    axes.scatter(X[:, 0], X[:, 1], c=labels, s=12, edgecolors="k", linewidths=0.3, **colours)
+    axes.set(title=f"decision boundary ({classes} classes, accuracy {accuracy:.3f})", xlabel="x[0]", ylabel="x[1]")
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+
+
+def boundary_problem(model: Any) -> str | None:
+    """Why no decision boundary can be drawn for ``model``, or None when one can."""
+    output = model.layers[-1] if model.layers else None
+    if not (isinstance(output, Softmax) or (isinstance(output, Sigmoid) and model.n_outputs == 1)):
+        return "decision boundaries need a classifier ending in Softmax, or in Sigmoid with one output"
+    if model.n_inputs != 2:
+        return f"decision boundaries need a model with 2 inputs, this one takes {model.n_inputs}"
+    if _class_count(model) > 10:
+        return f"decision boundaries are drawn for up to 10 classes, the model has {model.n_outputs}"
+    return None
+
+
+def _class_count(model: Any) -> int:
+    """How many classes a Softmax (one per output) or single-Sigmoid (two) classifier tells apart."""
+    return 2 if isinstance(model.layers[-1], Sigmoid) else model.n_outputs
+
+
+def _labels(y: Any) -> np.ndarray:
+    """Class indices from indices, one-hot rows or a 0/1 column."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1)
+    return y.reshape(-1).astype(np.int64)
+
+
+def _grid(X: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """A resolution x resolution grid over the data, with a 10% margin on each side."""
+    low, high = X.min(axis=0).astype(float), X.max(axis=0).astype(float)
+    margin = np.maximum(0.1 * (high - low), 1e-3)
+    axes = [np.linspace(low[i] - margin[i], high[i] + margin[i], resolution) for i in range(2)]
+    return np.meshgrid(*axes)
+
+
+def _predict_classes(model: Any, X: np.ndarray) -> np.ndarray:
+    """Predicted class per row, as host integers."""
+    outputs = model.predict(X, batch_size=8192)
+    return np.asarray(model.output_layer_activation.predictions(outputs)).reshape(-1).astype(np.int64)

@@ -1,0 +1,124 @@
+"""Plots: PNG files of the expected size, drawn without a window, refused for what they cannot show,
+and a message naming the extra to install when matplotlib is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu import (
+    SGD,
+    BinaryCrossentropy,
+    Categorical,
+    CategoricalCrossentropy,
+    Dense,
+    Linear,
+    MeanSquaredError,
+    Model,
+    Regression,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    plot,
+)
+from nnfs_gpu.datasets import read_png, spiral_data
+
+pytest.importorskip("matplotlib")
+
+
+def network(n_inputs: int, n_outputs: int, output: type, loss: type, accuracy: Categorical | Regression) -> Model:
+    with nnfs_gpu.use_backend("numpy"):
+        model = Model()
+        model.add(Dense(n_inputs, 8))
+        model.add(ReLU())
+        model.add(Dense(8, n_outputs))
+        model.add(output())
+        model.set(loss=loss(), optimizer=SGD(), accuracy=accuracy)
+        model.finalize()
+    return model
+
+
+@pytest.fixture
+def spiral():
+    np.random.seed(0)
+    return spiral_data(30, 3)
+
+
+@pytest.fixture
+def history(spiral):
+    return network(2, 3, Softmax, CategoricalCrossentropy, Categorical()).train(
+        *spiral, epochs=5, verbose=False, validation_data=spiral
+    )
+
+
+def test_history_is_a_png_of_1200_by_400_pixels(tmp_path, history):
+    plot.plot_history(history, tmp_path / "history.png")
+    without_validation = {key: values for key, values in history.items() if not key.startswith("val_")}
+    plot.plot_history(without_validation, tmp_path / "train_only.png")
+    assert read_png(tmp_path / "history.png").shape == (400, 1200)  # decodes: a valid PNG
+    assert read_png(tmp_path / "train_only.png").shape == (400, 1200)
+
+
+def test_history_without_epochs_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no epochs"):
+        plot.plot_history({"loss": [], "accuracy": [], "learning_rate": []}, tmp_path / "empty.png")
+    assert not (tmp_path / "empty.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["softmax", "sigmoid"])
+def test_decision_boundary_is_a_png_of_600_by_600_pixels(tmp_path, spiral, kind):
+    X, y = spiral
+    if kind == "softmax":
+        model = network(2, 3, Softmax, CategoricalCrossentropy, Categorical())
+    else:
+        model, y = network(2, 1, Sigmoid, BinaryCrossentropy, Categorical(binary=True)), (y == 1).reshape(-1, 1)
+    plot.plot_decision_boundary(model, X, y, tmp_path / "boundary.png")
+    image = read_png(tmp_path / "boundary.png")
+    assert image.shape == (600, 600)
+    assert len(np.unique(image)) > 10  # regions, points and text, not a blank canvas
+
+
+@pytest.mark.parametrize(
+    "model_inputs, message",
+    [
+        ((2, 1, Linear, MeanSquaredError, Regression()), "need a classifier ending in Softmax"),
+        ((3, 3, Softmax, CategoricalCrossentropy, Categorical()), "need a model with 2 inputs, this one takes 3"),
+        ((2, 12, Softmax, CategoricalCrossentropy, Categorical()), "up to 10 classes, the model has 12"),
+    ],
+    ids=["regression", "three-inputs", "twelve-classes"],
+)
+def test_decision_boundary_refuses_what_it_cannot_draw(tmp_path, spiral, model_inputs, message):
+    model = network(*model_inputs)
+    assert message in plot.boundary_problem(model)
+    with pytest.raises(ValueError, match=message):
+        plot.plot_decision_boundary(model, np.zeros((4, model.n_inputs)), np.zeros(4), tmp_path / "no.png")
+
+
+def test_missing_matplotlib_names_the_extra_to_install(tmp_path, monkeypatch, history):
+    for module in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, module, None)  # 'import' of these now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'nnfs_gpu\[plot\]'") as caught:
+        plot.plot_history(history, tmp_path / "history.png")
+    assert isinstance(caught.value, plot.PlotUnavailableError)
+    with pytest.raises(plot.PlotUnavailableError):
+        plot.require_matplotlib()
+
+
+def test_plotting_never_touches_pyplot_or_a_window(tmp_path):
+    code = (
+        "import sys, numpy as np; from nnfs_gpu import plot\n"
+        "plot.plot_history({'loss': [1.0, 0.5], 'accuracy': [0.3, 0.6], 'learning_rate': [1.0, 1.0]}, 'h.png')\n"
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    environment = {**os.environ, "MPLBACKEND": "TkAgg", "DISPLAY": ""}  # a GUI backend with no display to open
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert read_png(tmp_path / "h.png").shape == (400, 1200)

@@ -1,0 +1,150 @@
+"""Progress of ``Model.train``: a tqdm bar on a terminal, the book's lines elsewhere, nothing when silenced.
+
+The terminal cases run the command under a pseudo-terminal, as a user's shell runs it; the rest run
+``Model.train`` in this process, where pytest's captured stdout is not a terminal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import subprocess
+import sys
+import termios
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu import Adam, Categorical, CategoricalCrossentropy, Dense, Model, ReLU, Softmax, progress
+from nnfs_gpu.datasets import spiral_data
+
+TIMEOUT_S = 120
+BAR = "100%|"
+
+
+def run_in_terminal(args: list[str], rows: int, columns: int) -> str:
+    """Everything the command writes to a pseudo-terminal of the given size (0 x 0: one reporting none)."""
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    environment = {**os.environ, "NNFS_GPU_BACKEND": "numpy", "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "nnfs_gpu", *args]
+    process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, env=environment, close_fds=True)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the process closed its end of the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    assert process.wait(timeout=TIMEOUT_S) == 0
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("rows, columns", [(24, 120), (0, 0)], ids=["sized", "unsized"])
+def test_a_terminal_gets_a_progress_bar_with_live_numbers_instead_of_the_books_lines(rows, columns):
+    out = run_in_terminal(["train", "--epochs", "300", "--validation-split", "0.1"], rows, columns)
+    assert BAR in out and "█" in out and "300/300" in out
+    assert "loss=" in out and "acc=" in out and "val_acc=" in out
+    assert "epoch: 1\r\n" not in out and "step: 0" not in out
+    assert "trained 300 epochs" in out
+
+
+def test_a_pipe_gets_the_books_lines_and_no_bar(tmp_path):
+    environment = {**os.environ, "NNFS_GPU_BACKEND": "numpy", "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "nnfs_gpu", "train", "--epochs", "3"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=TIMEOUT_S,
+    )
+    assert result.returncode == 0
+    assert "%|" not in result.stdout + result.stderr
+    assert [line.split(",")[0] for line in result.stdout.splitlines()[2:8]] == [
+        "epoch: 1",
+        "step: 0",
+        "training",
+        "epoch: 2",
+        "step: 0",
+        "training",
+    ]
+
+
+def spiral_model() -> Model:
+    model = Model()
+    model.add(Dense(2, 16))
+    model.add(ReLU())
+    model.add(Dense(16, 3))
+    model.add(Softmax())
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.02), accuracy=Categorical())
+    model.finalize()
+    return model
+
+
+@pytest.fixture
+def spiral():
+    np.random.seed(0)
+    return spiral_data(50, 3)
+
+
+@pytest.mark.parametrize(
+    "verbose, show, bar, book_lines",
+    [
+        (True, True, True, False),
+        (True, False, False, True),
+        (True, None, False, True),
+        (False, True, False, False),
+        (False, None, False, False),
+    ],
+)
+def test_train_chooses_bar_book_lines_or_silence(spiral, capsys, verbose, show, bar, book_lines):
+    X, y = spiral
+    with nnfs_gpu.use_backend("numpy"):
+        history = spiral_model().train(X, y, epochs=4, batch_size=50, verbose=verbose, progress=show, validation_data=(X, y))
+    out = capsys.readouterr().out
+    assert (BAR in out) == bar  # progress=None: pytest's captured stdout is no terminal, so book lines
+    assert ("epoch: 4\n" in out and "validation, acc: " in out) == book_lines
+    assert (out == "") == (not verbose)
+    assert len(history["loss"]) == 4
+
+
+def test_the_bar_reads_numbers_only_every_print_every_steps_and_at_epoch_end(spiral, monkeypatch, capsys):
+    reports, bars = [], []
+    monkeypatch.setattr(progress.ProgressBar, "progress", lambda self, label, *numbers: reports.append(label))
+    monkeypatch.setattr(progress.ProgressBar, "close", lambda self: bars.append((self.bar.n, self.bar.total)))
+    X, y = spiral  # 150 samples in batches of 15: 10 steps per epoch
+    with nnfs_gpu.use_backend("numpy"):
+        spiral_model().train(X, y, epochs=3, batch_size=15, print_every=4, progress=True)
+    assert reports == ["step: 0", "step: 4", "step: 8", "step: 9", "training"] * 3
+    assert bars == [(30, 30)]  # yet the bar advanced on every step
+
+
+def test_the_bar_shows_the_latest_reported_numbers(capsys):
+    bar = progress.ProgressBar(total_steps=2)
+    bar.epoch(1, 1)
+    bar.progress("training", 0.5, 1.25, 0.0, 0.01)
+    bar.validation(0.75, 0.5)
+    bar.advance()
+    bar.advance()
+    bar.close()
+    last = capsys.readouterr().out.split("\r")[-1]
+    assert last.startswith("epoch 1/1: 100%|") and "2/2, loss=1.250, acc=0.500, val_loss=0.500, val_acc=0.750 [" in last
+
+
+def test_book_lines_keep_the_books_format(capsys):
+    lines = progress.BookLines()
+    lines.epoch(3, 10)
+    lines.progress("step: 0", 0.5, 1.0, 0.25, 0.05)
+    lines.validation(0.75, 0.5)
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch: 3",
+        "step: 0, acc: 0.500, loss: 1.250 (data_loss: 1.000, reg_loss: 0.250), lr: 0.05",
+        "validation, acc: 0.750, loss: 0.500",
+    ]
