@@ -79,6 +79,10 @@ class Model:
         for previous, layer, following in zip(chain, chain[1:], chain[2:]):
             layer.prev, layer.next = previous, following
         self.trainable_layers = [layer for layer in self.layers if hasattr(layer, "weights")]
+        first = self.layers.index(self.trainable_layers[0])
+        for index, layer in enumerate(self.trainable_layers):
+            layer.needs_input_gradient = index > 0
+        self._backward_layers = self.layers[first:]  # nothing before the first Dense has parameters
         self.output_layer_activation = self.layers[-1]
         self.loss.remember_trainable_layers(self.trainable_layers)
         self.finalized = True
@@ -162,14 +166,16 @@ class Model:
         return self.layers[-1].output
 
     def backward(self, output: Any, y: Any) -> None:
+        """Backpropagates from the loss down to the first Dense layer's parameters (the gradient of
+        the data itself is never needed, so it is not computed)."""
+        layers = self._backward_layers
         if self.softmax_classifier_output is not None:
             self.softmax_classifier_output.backward(output, y)
             self.layers[-1].dinputs = self.softmax_classifier_output.dinputs
-            for layer in reversed(self.layers[:-1]):
-                layer.backward(layer.next.dinputs)
-            return
-        self.loss.backward(output, y)
-        for layer in reversed(self.layers):
+            layers = layers[:-1]
+        else:
+            self.loss.backward(output, y)
+        for layer in reversed(layers):
             layer.backward(layer.next.dinputs)
 
     def train(

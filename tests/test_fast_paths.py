@@ -45,6 +45,12 @@ def test_softmax_crossentropy_backward(backend, arrays, rng):
                 Backend.softmax_cce_backward(backend, probabilities, labels), backend)
 
 
+@pytest.mark.parametrize("classes", [3, 7, 8, 40])
+def test_softmax_for_few_and_many_classes(backend, arrays, classes):
+    logits = arrays(100, classes)
+    assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
+
+
 def test_dot_into_an_earlier_result(backend, arrays):
     a, b = arrays(64, 33), arrays(33, 17)
     earlier = backend.dot(a, b)
