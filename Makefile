@@ -13,7 +13,7 @@ OFFLINE_WHEELS := array-api-compat array-api-strict nnfs hypothesis sortedcontai
 GPU_PYTHON_VERSION ?= 3.12
 GPU_PLATFORM ?= manylinux2014_x86_64
 
-.PHONY: demo test wheels clean
+.PHONY: demo test bench bench-distributed wheels clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found; install one or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
@@ -27,6 +27,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the benchmark suite (not part of the tests); make bench BENCH_ARGS=--quick for a 2-minute run
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-distributed: $(STAMP)
+	$(BIN)/python benchmarks/distributed.py $(BENCH_ARGS)
 
 wheels:
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found" >&2; exit 1; }

@@ -45,6 +45,7 @@ from nnfs_gpu import (
     plot,
 )
 from nnfs_gpu.backends import ENV_VAR, Backend, BackendUnavailableError
+from nnfs_gpu.distributed import DistributedError, communicator
 
 PROG = "nnfs-gpu"
 #: the benchmark suite ships with the source checkout, not with the installed package
@@ -88,7 +89,10 @@ class UsageError(Exception):
 
 
 #: errors that mean bad input rather than a bug, shown as one line instead of a traceback
-USER_ERRORS = (UsageError, ValueError, TypeError, OSError, BackendUnavailableError, FloatingPointError, plot.PlotUnavailableError)
+USER_ERRORS = (
+    UsageError, ValueError, TypeError, OSError, BackendUnavailableError, FloatingPointError, plot.PlotUnavailableError,
+    DistributedError,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -216,6 +220,10 @@ def _add_train_parser(commands: Any) -> None:
     fit.add_argument("--epochs", type=_non_negative_int, help=f"(default: {DEFAULTS['epochs']})")
     fit.add_argument("--batch-size", type=_positive_int, help="(default: the whole data set in one batch)")
     fit.add_argument("--seed", type=int, default=0, help="seed of NumPy's RNG: data, initial weights, shuffling (default: 0)")
+    fit.add_argument("--distributed", action="store_true",
+                     help="data-parallel training over the ranks of an mpiexec launch (pip install 'nnfs_gpu[mpi]')")
+    fit.add_argument("--collective-timeout", type=_positive_float, metavar="SECONDS",
+                     help="with --distributed: stop all ranks when a collective takes longer than this")
     _add_backend_arguments(train)
     out = train.add_argument_group("output")
     out.add_argument("--save", metavar="PATH", help="save the trained model (Model.save)")
@@ -499,6 +507,7 @@ def train_command(args: argparse.Namespace) -> int:
     _apply_defaults(args)
     _check_outputs(args)
     backend = select_backend(args.backend, args.dtype)
+    comm = communicator(backend, args.collective_timeout) if args.distributed else None
     _seed(args.seed, backend)
     data = load_dataset(args)
     task = args.task or infer_task(data)
@@ -506,7 +515,9 @@ def train_command(args: argparse.Namespace) -> int:
     y = prepare_targets(data.y, task, source)
     (X_train, y_train), validation = _split(data, y, task, source, args.validation_split)
     model = build_model(data.X.shape[1], output_count(y, task), task, args)
-    say = _printer(args.quiet)
+    say = _printer(args.quiet or (comm is not None and comm.rank != 0))
+    if comm is not None:
+        say(f"distributed over {comm.size} ranks ({type(comm).__name__})")
     say(f"backend: {backend.name} ({backend.describe()})")
     say(f"{task} of {len(X_train)} samples with {_describe_layers(model)}; {model.optimizer!r}, {args.epochs} epochs")
     start = time.perf_counter()
@@ -518,9 +529,11 @@ def train_command(args: argparse.Namespace) -> int:
         shuffle=args.batch_size is not None,
         validation_data=validation,
         verbose=not args.quiet,
+        distributed=comm or False,
     )
     say(_summary(history, time.perf_counter() - start))
-    _write_outputs(args, say, model, history, (data.X, y))
+    if comm is None or comm.rank == 0:
+        _write_outputs(args, say, model, history, (data.X, y))
     return 0
 
 

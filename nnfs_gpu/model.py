@@ -16,6 +16,7 @@ import numpy as np
 from .accuracy import Accuracy
 from .activations import Softmax
 from .backends import Backend, get_backend, use_backend
+from .distributed import Communicator
 from .layers import Dense, Input
 from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy, is_host
 from .optimizers import Optimizer
@@ -32,6 +33,7 @@ class Model:
         self.optimizer: Optimizer | None = None
         self.accuracy: Accuracy | None = None
         self.finalized = False
+        self.data_parallel = None
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) if isinstance(layer, Dense) else type(layer).__name__ for layer in self.layers)
@@ -190,6 +192,7 @@ class Model:
         shuffle: bool = False,
         verbose: bool = True,
         progress: bool | None = None,
+        distributed: bool | Communicator = False,
     ) -> dict[str, list[float]]:
         """Trains as the book's Model does and returns the per-epoch history.
 
@@ -199,38 +202,79 @@ class Model:
         shows neither.
         The history has loss, data_loss, regularization_loss, accuracy and learning_rate per
         epoch, and val_loss and val_accuracy with ``validation_data``.
+        ``distributed=True`` (or a ``nnfs_gpu.distributed.Communicator``, to set a timeout) trains
+        data-parallel across the ranks of an ``mpiexec`` launch: see ``nnfs_gpu.distributed``.
         """
         self._require_finalized("train")
         if epochs < 0 or print_every < 1:
             raise ValueError(f"epochs must be >= 0 and print_every >= 1, got {epochs} and {print_every}")
+        if not distributed:
+            self.data_parallel = None
+            return self._train(X, y, epochs, batch_size, print_every, validation_data, shuffle, verbose, progress)
+        from .distributed import DataParallel, communicator
+
+        comm = distributed if isinstance(distributed, Communicator) else communicator(self.backend)
+        self.data_parallel = DataParallel(comm)
+        try:
+            return self._train(X, y, epochs, batch_size, print_every, validation_data, shuffle, verbose, progress)
+        except BaseException as error:  # one rank failing must not leave the others waiting
+            comm.abort(f"{type(error).__name__}: {error}")
+
+    def _train(
+        self,
+        X: Any,
+        y: Any,
+        epochs: int,
+        batch_size: int | None,
+        print_every: int,
+        validation_data: tuple[Any, Any] | None,
+        shuffle: bool,
+        verbose: bool,
+        progress: bool | None,
+    ) -> dict[str, list[float]]:
+        parallel = self.data_parallel
         X, y = self._prepare(X, y)
         validation = self._prepare(*validation_data) if validation_data is not None else None
         self.accuracy.init(y)
         backend, xp = self.backend, self.backend.xp
         batches = self._batches(X.shape[0], batch_size)
+        if parallel is not None:
+            parallel.check_batches(batches)
+            parallel.broadcast_parameters(self.trainable_layers)
         on_device: dict[str, list[Any]] = {key: [] for key in HISTORY_KEYS if key != "learning_rate"}
         history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
         if validation is not None:
             history.update(val_loss=[], val_accuracy=[])
-        with make_reporter(verbose, progress, epochs * len(batches)) as report:
+        shows = verbose and (parallel is None or parallel.is_root)
+        with make_reporter(shows, progress, epochs * len(batches)) as report:
             for epoch in range(1, epochs + 1):
                 report.epoch(epoch, epochs)
                 self.loss.new_pass()
                 self.accuracy.new_pass()
                 if shuffle:
-                    order = backend.asarray(np.random.permutation(X.shape[0]))
+                    order = np.random.permutation(X.shape[0]) if parallel is None else parallel.shuffled_order(X.shape[0])
+                    order = backend.asarray(order)
                     X_epoch, y_epoch = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
                 else:
                     X_epoch, y_epoch = X, y
                 for step, rows in enumerate(batches):
-                    batch_X, batch_y = X_epoch[rows, ...], y_epoch[rows, ...]
+                    local = rows if parallel is None else parallel.shard(rows)
+                    batch_X, batch_y = X_epoch[local, ...], y_epoch[local, ...]
                     output = self.forward(batch_X, training=True)
                     data_loss = self.loss.accumulate(output, batch_y)
                     accuracy = self.accuracy.accumulate(self.output_layer_activation.predictions(output), batch_y)
-                    printing = report.active and (not step % print_every or step == len(batches) - 1)
+                    # every rank takes part in the sums behind a printed line, only rank 0 prints it
+                    printing = (report.active or (verbose and parallel is not None)) and (
+                        not step % print_every or step == len(batches) - 1
+                    )
                     if printing:
                         regularization = self.loss.regularization_total()
+                        if parallel is not None:
+                            share = (local.stop - local.start) / (rows.stop - rows.start)
+                            data_loss, accuracy = parallel.sum_numbers([float(data_loss) * share, float(accuracy) * share])
                     self.backward(output, batch_y)
+                    if parallel is not None:
+                        parallel.average_gradients(self.trainable_layers, local.stop - local.start, rows.stop - rows.start)
                     self.optimizer.pre_update_params()
                     for layer in self.trainable_layers:
                         self.optimizer.update_params(layer)
@@ -238,8 +282,7 @@ class Model:
                     if printing:
                         self._print_progress(report, f"step: {step}", accuracy, data_loss, regularization, f"epoch {epoch}, step {step}")
                     report.advance()
-                epoch_loss = self.loss.accumulated_sum / self.loss.accumulated_count
-                epoch_accuracy = self.accuracy.accumulated_sum / self.accuracy.accumulated_count
+                epoch_loss, epoch_accuracy = self._pass_means(parallel)
                 regularization = self.loss.regularization_total()
                 on_device["data_loss"].append(epoch_loss)
                 on_device["regularization_loss"].append(regularization)
@@ -256,6 +299,16 @@ class Model:
             history[key] = [float(value) for value in values]
         self._check_finite(history["loss"])
         return history
+
+    def _pass_means(self, parallel: Any) -> tuple[Any, Any]:
+        """The pass's mean loss and accuracy: on the device, or summed over the ranks."""
+        loss, accuracy = self.loss, self.accuracy
+        if parallel is None:
+            return loss.accumulated_sum / loss.accumulated_count, accuracy.accumulated_sum / accuracy.accumulated_count
+        loss_sum, loss_count, accuracy_sum, accuracy_count = parallel.sum_numbers(
+            [float(loss.accumulated_sum), loss.accumulated_count, float(accuracy.accumulated_sum), accuracy.accumulated_count]
+        )
+        return loss_sum / loss_count, accuracy_sum / accuracy_count
 
     def _print_progress(self, report: Reporter, label: str, accuracy: Any, data_loss: Any, regularization: Any, where: str) -> None:
         """Reports one of the book's progress lines (reading the numbers back from the device)."""
@@ -328,10 +381,15 @@ class Model:
         move_model(self, name, options)
         return self
 
+    def _not_saving_rank(self) -> bool:
+        """After distributed training only rank 0 writes files (all ranks hold the same model)."""
+        return self.data_parallel is not None and not self.data_parallel.is_root
+
     def save_parameters(self, path: str | Path) -> None:
         from .serialization import save_parameters
 
-        save_parameters(self, path)
+        if not self._not_saving_rank():
+            save_parameters(self, path)
 
     def load_parameters(self, path: str | Path) -> None:
         from .serialization import load_parameters
@@ -342,7 +400,8 @@ class Model:
         """Saves architecture, parameters, optimizer state and step count (no pickle); see serialization."""
         from .serialization import save_model
 
-        save_model(self, path)
+        if not self._not_saving_rank():
+            save_model(self, path)
 
     @staticmethod
     def load(path: str | Path) -> "Model":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -118,6 +119,16 @@ def _build(spec: Any, table: dict[str, type], what: str, path: Path) -> Any:
 # -- reading and writing ----------------------------------------------------------------------------
 
 
+def _file_mode(path: Path) -> int:
+    """The permissions a plain write would give: an existing file's own, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _write_atomically(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     path = Path(path)
     folder = path.parent
@@ -130,6 +141,7 @@ def _write_atomically(path: str | Path, meta: dict[str, Any], arrays: dict[str, 
             np.savez(handle, **members)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, _file_mode(path))  # temporary files are private (0o600); saved models are not
         os.replace(handle.name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -242,3 +242,14 @@ def test_an_object_array_member_is_refused_without_running_it(saved, tmp_path):
     with pytest.raises(ModelFileError, match="damaged"):
         Model.load(sneaky)
     assert not marker.exists()
+
+
+def test_saved_files_get_the_permissions_of_a_plain_write(saved, tmp_path):
+    model, path = saved
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert path.stat().st_mode == plain.stat().st_mode
+    os.chmod(path, 0o640)
+    model.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
