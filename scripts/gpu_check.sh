@@ -3,7 +3,8 @@
 #   bash scripts/gpu_check.sh [OUT_DIR]        (default OUT_DIR: benchmarks/results/gpu-check-<date>)
 # Needs Python with CuPy, NumPy and pytest; the other pure-Python packages come from ./wheels
 # (made beforehand, with network, by `make wheels`), so the machine needs no network.
-# Writes into OUT_DIR: environment.txt, pytest.log, demo_cupy.log and summary.json.
+# Writes into OUT_DIR: environment.txt, pytest.log (the whole suite, the cupy parity cases included),
+# demo_cupy.log, bench-quick.log and bench-quick.json (benchmarks/run.py --quick), and summary.json.
 # Exits non-zero when a step fails or when the CuPy tests did not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,9 +60,14 @@ NNFS_GPU_BACKEND=cupy "$PY" examples/ch10_sgd.py > "$OUT/demo_cupy.log" 2>&1 || 
 demo_s=$(( $(date +%s) - start ))
 head -n 1 "$OUT/demo_cupy.log"; tail -n 1 "$OUT/demo_cupy.log"
 
-"$PY" - "$OUT" "$status" "$tests_s" "$demo_s" <<'PYEOF'
+start=$(date +%s)
+"$PY" benchmarks/run.py --quick --json "$OUT/bench-quick.json" > "$OUT/bench-quick.log" 2>&1 || status=1
+bench_s=$(( $(date +%s) - start ))
+sed -n '/^ratios/,$p' "$OUT/bench-quick.log"
+
+"$PY" - "$OUT" "$status" "$tests_s" "$demo_s" "$bench_s" <<'PYEOF'
 import json, sys
-out, status, tests_s, demo_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+out, status, tests_s, demo_s, bench_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 lines = open(f"{out}/pytest.log").read().strip().splitlines()
 summary = {
     "environment": dict(line.split(": ", 1) for line in open(f"{out}/environment.txt").read().splitlines() if ": " in line),
@@ -69,6 +75,7 @@ summary = {
     "pytest_seconds": tests_s,
     "demo_last_line": (open(f"{out}/demo_cupy.log").read().strip().splitlines() or [""])[-1],
     "demo_seconds": demo_s,
+    "bench_quick_seconds": bench_s,
     "ok": status == 0,
 }
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=1)

@@ -28,6 +28,12 @@ def arrays(backend, rng):
     return make
 
 
+def test_relu(backend, arrays):
+    inputs = arrays(300, 70)
+    assert_same(backend.relu(inputs), Backend.relu(backend, inputs), backend)
+    assert_same(backend.relu(inputs), Backend.relu(backend, inputs), backend)  # the cached zeros stay zeros
+
+
 def test_relu_backward(backend, arrays):
     dvalues, inputs = arrays(300, 70), arrays(300, 70)
     assert_same(backend.relu_backward(dvalues, inputs), Backend.relu_backward(backend, dvalues, inputs), backend)
