@@ -105,39 +105,23 @@ class _Parser(argparse.ArgumentParser):
 # -- argument types -----------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+def _checked(kind: type, accepts: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` that ``accepts`` allows, else an error saying ``expected``."""
+
+    def parse(text: str) -> Any:
+        value = _number(text, kind)
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    value = _number(text, float)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _number(text, float)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_int = _checked(int, lambda value: value >= 1, "a whole number >= 1")
+_non_negative_int = _checked(int, lambda value: value >= 0, "a whole number >= 0")
+_non_negative_float = _checked(float, lambda value: value >= 0, "a number >= 0")
+_positive_float = _checked(float, lambda value: value > 0, "a number > 0")
+_fraction = _checked(float, lambda value: 0 <= value < 1, "a number in [0, 1)")
 
 
 def _number(text: str, kind: type) -> Any:
