@@ -1,0 +1,41 @@
+"""Run under mpiexec by tests/test_distributed.py: distributed training on fixed data.
+
+Usage: train_ranks.py OUT_DIR MODE [TIMEOUT]
+MODE: 'train' (train, save parameters per rank and the model on rank 0 only), 'fail' (rank 1
+raises during training), 'hang' (rank 1 never joins the collectives).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import nnfs_gpu
+from nnfs_gpu.distributed import Communicator
+from spec import build_model, training_data
+
+out, mode = Path(sys.argv[1]), sys.argv[2]
+timeout = float(sys.argv[3]) if len(sys.argv) > 3 else None
+comm = Communicator(nnfs_gpu.set_backend("numpy"), timeout=timeout)
+np.random.seed(100 + comm.rank)  # ranks start different; rank 0's weights must win
+model = build_model()
+X, y, X_val, y_val = training_data()
+
+if mode == "fail" and comm.rank == 1:
+    original = model.layers[0].forward
+
+    def failing_forward(inputs, training=False):
+        if model.optimizer.iterations == 3:
+            raise RuntimeError("simulated failure on rank 1")
+        original(inputs, training)
+
+    model.layers[0].forward = failing_forward
+if mode == "hang" and comm.rank == 1:
+    time.sleep(600)
+
+history = model.train(X, y, epochs=3, batch_size=64, shuffle=True, print_every=2,
+                      validation_data=(X_val, y_val), distributed=comm)
+np.savez(out / f"rank{comm.rank}.npz", *[array for pair in model.get_parameters() for array in pair],
+         loss=np.array(history["loss"]), accuracy=np.array(history["accuracy"]))
+model.save(out / f"model-from-rank{comm.rank}.model")
