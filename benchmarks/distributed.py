@@ -24,18 +24,21 @@ def worker(quick: bool, backend_name: str) -> None:
     import numpy as np
 
     import nnfs_gpu
-    from nnfs_gpu.distributed import communicator
+    from nnfs_gpu.distributed import communicator, use_local_gpu
     from workloads import WORKLOADS
 
     workload = WORKLOADS["W2"].scaled(quick)
     X, y = workload.data()
+    if backend_name == "cupy":
+        use_local_gpu()  # before the backend is made: each rank takes its own GPU
     with nnfs_gpu.use_backend(backend_name) as backend:
         comm = communicator(backend)
         np.random.seed(0)
         model = nnfs_gpu.Model()
-        for n_in, n_out in zip(workload.sizes, workload.sizes[1:]):
+        layers = list(zip(workload.sizes, workload.sizes[1:]))
+        for index, (n_in, n_out) in enumerate(layers):
             model.add(nnfs_gpu.Dense(n_in, n_out))
-            model.add(nnfs_gpu.ReLU() if n_out != workload.sizes[-1] else nnfs_gpu.Softmax())
+            model.add(nnfs_gpu.ReLU() if index < len(layers) - 1 else nnfs_gpu.Softmax())
         model.set(loss=nnfs_gpu.CategoricalCrossentropy(), optimizer=nnfs_gpu.Adam(workload.learning_rate), accuracy=nnfs_gpu.Categorical())
         model.finalize()
         train = lambda: model.train(X, y, epochs=workload.epochs, batch_size=workload.batch_size, verbose=False, distributed=comm)  # noqa: E731

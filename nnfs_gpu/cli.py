@@ -45,7 +45,7 @@ from nnfs_gpu import (
     plot,
 )
 from nnfs_gpu.backends import ENV_VAR, Backend, BackendUnavailableError
-from nnfs_gpu.distributed import DistributedError, communicator
+from nnfs_gpu.distributed import Communicator, DistributedError, communicator, use_local_gpu
 
 PROG = "nnfs-gpu"
 #: the benchmark suite ships with the source checkout, not with the installed package
@@ -490,19 +490,33 @@ def train_command(args: argparse.Namespace) -> int:
     """Trains a network on a dataset; saves and plots it when asked."""
     _apply_defaults(args)
     _check_outputs(args)
+    if args.collective_timeout is not None and not args.distributed:
+        raise UsageError("--collective-timeout goes with --distributed")
+    if args.distributed and backend_name(args.backend) in ("cupy", "auto") and nnfs_gpu.available_backends()["cupy"].available:
+        use_local_gpu()  # before the backend is made: each rank takes its own GPU
     backend = select_backend(args.backend, args.dtype)
-    comm = communicator(backend, args.collective_timeout) if args.distributed else None
-    _seed(args.seed, backend)
+    if not args.distributed:
+        return _train(args, backend, None)
+    comm = communicator(backend, args.collective_timeout)
+    try:
+        return _train(args, backend, comm)
+    except USER_ERRORS as error:  # a bad file on one rank must not leave the others waiting
+        comm.abort(" ".join(str(error).split()) or type(error).__name__)
+
+
+def _train(args: argparse.Namespace, backend: Backend, comm: Communicator | None) -> int:
+    rank = 0 if comm is None else comm.rank
+    _seed(args.seed, backend, rank)
     data = load_dataset(args)
     task = args.task or infer_task(data)
     source = f"--dataset {args.dataset}"
     y = prepare_targets(data.y, task, source)
     (X_train, y_train), validation = _split(data, y, task, source, args.validation_split)
     model = build_model(data.X.shape[1], output_count(y, task), task, args)
-    say = _printer(args.quiet or (comm is not None and comm.rank != 0))
+    say = _printer(args.quiet or rank != 0)
+    say(f"backend: {backend.name} ({backend.describe()})")
     if comm is not None:
         say(f"distributed over {comm.size} ranks ({type(comm).__name__})")
-    say(f"backend: {backend.name} ({backend.describe()})")
     say(f"{task} of {len(X_train)} samples with {_describe_layers(model)}; {model.optimizer!r}, {args.epochs} epochs")
     start = time.perf_counter()
     history = model.train(
@@ -516,7 +530,7 @@ def train_command(args: argparse.Namespace) -> int:
         distributed=comm or False,
     )
     say(_summary(history, time.perf_counter() - start))
-    if comm is None or comm.rank == 0:
+    if rank == 0:
         _write_outputs(args, say, model, history, (data.X, y))
     return 0
 
@@ -550,18 +564,23 @@ def _check_outputs(args: argparse.Namespace) -> None:
         plot.require_matplotlib()
 
 
-def select_backend(name: str | None, dtype: str) -> Backend:
+def backend_name(name: str | None) -> str:
     """The backend named, else the one NNFS_GPU_BACKEND names, else 'auto'."""
-    return nnfs_gpu.set_backend(name or os.environ.get(ENV_VAR, "").strip() or "auto", dtype=dtype)
+    return name or os.environ.get(ENV_VAR, "").strip() or "auto"
 
 
-def _seed(seed: int, backend: Backend) -> None:
-    """Seeds NumPy's global RNG (data, weights, shuffling, CPU dropout) and, on a GPU, CuPy's (dropout)."""
+def select_backend(name: str | None, dtype: str) -> Backend:
+    return nnfs_gpu.set_backend(backend_name(name), dtype=dtype)
+
+
+def _seed(seed: int, backend: Backend, rank: int) -> None:
+    """Seeds NumPy's global RNG (data, weights, shuffling, CPU dropout: the same on every rank) and,
+    on a GPU, CuPy's (dropout: one stream per rank, so ranks do not drop the same positions)."""
     np.random.seed(seed)
     if backend.name == "cupy":
         import cupy
 
-        cupy.random.seed(seed)
+        cupy.random.seed(seed + rank)
 
 
 def load_dataset(args: argparse.Namespace) -> Data:

@@ -70,8 +70,7 @@ class Communicator:
 
     def broadcast(self, buffer: Any, root: int = 0) -> Any:
         """Rank ``root``'s ``buffer`` on every rank, as an array of this backend."""
-        host = np.ascontiguousarray(self.backend.to_numpy(buffer))
-        self._wait(self.comm.Ibcast(host, root=root), "a broadcast")
+        host = self.broadcast_host(self.backend.to_numpy(buffer), root)
         return host if self.backend.owns(host) else self.backend.asarray(host)
 
     def broadcast_host(self, array: np.ndarray, root: int = 0) -> np.ndarray:
@@ -79,6 +78,12 @@ class Communicator:
         array = np.ascontiguousarray(array)
         self._wait(self.comm.Ibcast(array, root=root), "a broadcast")
         return array
+
+    def host_extremes(self, value: int) -> tuple[int, int]:
+        """The smallest and largest ``value`` over the ranks."""
+        both = np.array([value, -value], dtype=np.int64)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, both, op=self.MPI.MAX), "an all-reduce")
+        return int(-both[1]), int(both[0])
 
     def abort(self, message: str, code: int = 1) -> NoReturn:
         """Ends every rank: prints why on this rank, then MPI_Abort (no rank is left waiting)."""
@@ -88,16 +93,29 @@ class Communicator:
 
 
 class NcclCommunicator(Communicator):
-    """Gradients summed on the GPUs with NCCL; MPI only bootstraps NCCL and broadcasts host data."""
+    """Gradients summed on the GPUs with NCCL; MPI only bootstraps NCCL and broadcasts host data.
+
+    Each rank needs its own GPU: call ``use_local_gpu()`` before creating the backend. With a
+    ``timeout``, each all-reduce is followed by an event that is polled against the deadline.
+    """
 
     def __init__(self, backend: Backend, timeout: float | None = None) -> None:
         super().__init__(backend, timeout)
         from cupy.cuda import nccl
 
+        self._check_one_gpu_per_rank()
         self.nccl = nccl
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         with backend.device:
             self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+
+    def _check_one_gpu_per_rank(self) -> None:
+        places = self.comm.allgather((self.MPI.Get_processor_name(), self.backend.device.id))
+        if len(set(places)) < len(places):
+            raise DistributedError(
+                f"several ranks use the same GPU ({places}); call nnfs_gpu.distributed.use_local_gpu() "
+                "before creating the cupy backend, so that each rank takes its own"
+            )
 
     def allreduce_sum(self, buffer: Any) -> Any:
         import cupy
@@ -107,6 +125,13 @@ class NcclCommunicator(Communicator):
         buffer = cupy.ascontiguousarray(buffer)
         stream = cupy.cuda.get_current_stream()
         self.nccl_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, dtype, nccl.NCCL_SUM, stream.ptr)
+        if self.timeout is not None:
+            done = stream.record()
+            deadline = time.monotonic() + self.timeout
+            while not done.done:
+                if time.monotonic() > deadline:
+                    self.abort(f"an NCCL all-reduce did not finish within {self.timeout:g} s; a rank may have died or hung")
+                time.sleep(POLL_SECONDS)
         return buffer
 
 
@@ -129,7 +154,8 @@ def use_local_gpu() -> int:
     """Makes this rank's GPU (local rank modulo the GPU count) current; call it before building the model."""
     import cupy
 
-    local = _mpi().COMM_WORLD.Split_type(_mpi().COMM_TYPE_SHARED).Get_rank()
+    MPI = _mpi()
+    local = MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
     device = local % cupy.cuda.runtime.getDeviceCount()
     cupy.cuda.Device(device).use()
     return device
@@ -157,7 +183,14 @@ class DataParallel:
         bounds = [start + (stop - start) * rank // self.comm.size for rank in range(self.comm.size + 1)]
         return slice(bounds[self.comm.rank], bounds[self.comm.rank + 1])
 
-    def check_batches(self, batches: list[slice]) -> None:
+    def check_batches(self, samples: int, batches: list[slice]) -> None:
+        """Refuses what would pair different collectives across ranks or leave a rank without data."""
+        fewest, most = self.comm.host_extremes(samples)
+        if fewest != most:
+            raise ValueError(
+                f"the ranks hold different numbers of training samples ({fewest} to {most}); every rank "
+                "must load the same data (the ranks shard each global batch among themselves)"
+            )
         smallest = min(rows.stop - rows.start for rows in batches)
         if smallest < self.comm.size:
             raise ValueError(

@@ -36,7 +36,7 @@ class Dense(BackendBound):
             raise ValueError(f"Dense needs n_inputs >= 1 and n_neurons >= 1, got ({n_inputs}, {n_neurons})")
         self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
         host_weights = np.random.randn(self.n_inputs, self.n_neurons).astype(self.backend.dtype_name)
-        self.weights = self.backend.asarray(weight_scale * host_weights)
+        self.weights = self.backend.asarray(float(weight_scale) * host_weights)
         self.biases = self.backend.zeros((1, self.n_neurons))
         self.weight_regularizer_l1 = weight_regularizer_l1
         self.weight_regularizer_l2 = weight_regularizer_l2
@@ -99,8 +99,9 @@ class Dense(BackendBound):
         return self.weights, self.biases
 
     def set_parameters(self, weights: Any, biases: Any) -> None:
-        """Sets weights and biases from host or same-backend arrays, checking their shapes."""
-        weights, biases = self.backend.asfloat(weights), self.backend.asfloat(biases)
+        """Sets weights and biases (copies, so training never changes the caller's arrays) from host
+        or same-backend arrays, checking their shapes."""
+        weights, biases = self.backend.copy(self.backend.asfloat(weights)), self.backend.copy(self.backend.asfloat(biases))
         expected = ((self.n_inputs, self.n_neurons), (1, self.n_neurons))
         if (tuple(weights.shape), tuple(biases.shape)) != expected:
             raise ValueError(
@@ -124,7 +125,7 @@ class Dropout(BackendBound):
         super().__init__()
         if not 0 <= rate < 1:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-        self.rate = 1 - rate
+        self.rate = 1 - float(rate)
         self.host_rng = host_rng
 
     def __repr__(self) -> str:

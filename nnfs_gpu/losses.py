@@ -19,6 +19,12 @@ from .backends import array_origin
 CLIP = 1e-7
 
 
+def clip(xp: Any, values: Any) -> Any:
+    """Clips to [CLIP, 1 - CLIP] with two element-wise ops (array-api-compat's generic ``clip``
+    uses boolean masks, which read a count back from a GPU)."""
+    return xp.minimum(xp.maximum(values, CLIP), 1 - CLIP)
+
+
 def is_host(data: Any) -> bool:
     return array_origin(data) in ("numpy", "builtins")
 
@@ -136,6 +142,8 @@ class CategoricalCrossentropy(Loss):
         if y.ndim == 1:
             if y.shape[0] != samples:
                 raise ValueError(f"got {y.shape[0]} labels for {samples} samples")
+            if not self.backend.xp.isdtype(y.dtype, "integral"):
+                raise TypeError(f"class labels must be integers, got dtype {y.dtype}; convert them with y.astype(int)")
         else:
             super().check_device_targets(y, samples, outputs)
 
@@ -147,9 +155,9 @@ class CategoricalCrossentropy(Loss):
         y_pred = backend.asfloat(y_pred)
         y_true = self.targets(y_true, y_pred)
         if y_true.ndim == 1:  # clipping the picked values alone gives the same numbers, n instead of n·k clips
-            correct_confidences = xp.clip(backend.pick(y_pred, y_true), CLIP, 1 - CLIP)
+            correct_confidences = clip(xp, backend.pick(y_pred, y_true))
         else:
-            correct_confidences = xp.sum(xp.clip(y_pred, CLIP, 1 - CLIP) * y_true, axis=1)
+            correct_confidences = xp.sum(clip(xp, y_pred) * y_true, axis=1)
         return -backend.log(correct_confidences)
 
     def backward(self, dvalues: Any, y_true: Any) -> None:
@@ -200,7 +208,7 @@ class BinaryCrossentropy(Loss):
         backend, xp = self.backend, self.backend.xp
         y_pred = backend.asfloat(y_pred)
         y_true = self.targets(y_true, y_pred)
-        clipped = xp.clip(y_pred, CLIP, 1 - CLIP)
+        clipped = clip(xp, y_pred)
         sample_losses = -(y_true * backend.log(clipped) + (1 - y_true) * backend.log(1 - clipped))
         return xp.mean(sample_losses, axis=-1)
 
@@ -209,7 +217,7 @@ class BinaryCrossentropy(Loss):
         dvalues = backend.asfloat(dvalues)
         y_true = self.targets(y_true, dvalues)
         samples, outputs = dvalues.shape
-        clipped = backend.xp.clip(dvalues, CLIP, 1 - CLIP)
+        clipped = clip(backend.xp, dvalues)
         self.dinputs = (-(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs) / samples
 
 

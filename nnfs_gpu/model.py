@@ -80,7 +80,6 @@ class Model:
         chain = [self.input_layer, *self.layers, self.loss]
         for previous, layer, following in zip(chain, chain[1:], chain[2:]):
             layer.prev, layer.next = previous, following
-        self.trainable_layers = [layer for layer in self.layers if hasattr(layer, "weights")]
         first = self.layers.index(self.trainable_layers[0])
         for index, layer in enumerate(self.trainable_layers):
             layer.needs_input_gradient = index > 0
@@ -89,10 +88,14 @@ class Model:
         self.loss.remember_trainable_layers(self.trainable_layers)
         self.finalized = True
 
+    @property
+    def trainable_layers(self) -> list:
+        """The layers with parameters, in order."""
+        return [layer for layer in self.layers if hasattr(layer, "weights")]
+
     def _check_one_backend(self) -> None:
-        names = {layer.backend.name for layer in self.layers}
-        dtypes = {layer.backend.dtype_name for layer in self.layers}
-        if len(names) > 1 or len(dtypes) > 1:
+        kinds = {(b.name, b.dtype_name, b.precision, str(b.device)) for b in (layer.backend for layer in self.layers)}
+        if len(kinds) > 1:
             found = ", ".join(f"{layer!r} on {layer.backend.name}/{layer.backend.dtype_name}" for layer in self.layers)
             raise ValueError(f"all layers must share one backend, got {found}; create them under one backend or use model.to(name)")
 
@@ -108,6 +111,11 @@ class Model:
                 )
         self.n_inputs = dense[0][1].n_inputs
         self.n_outputs = dense[-1][1].n_neurons
+        if not hasattr(self.layers[-1], "predictions"):
+            raise ValueError(
+                f"the last layer, {self.layers[-1]!r}, is not an activation; end the model with Softmax, "
+                f"Sigmoid or Linear (the activation that turns outputs into predictions)"
+            )
 
     def _require_finalized(self, action: str) -> None:
         if not self.finalized:
@@ -125,6 +133,8 @@ class Model:
             if X.dtype.kind not in "iubf":
                 raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
         self._check_input_shape(tuple(X.shape))
+        if X.shape[0] == 0:
+            raise ValueError("got no samples (inputs of shape (0, ...)); pass at least one")
         if is_host(X):
             if X.dtype.kind == "f" and not np.isfinite(X).all():
                 row = int(np.argwhere(~np.isfinite(X))[0][0])
@@ -239,7 +249,7 @@ class Model:
         backend, xp = self.backend, self.backend.xp
         batches = self._batches(X.shape[0], batch_size)
         if parallel is not None:
-            parallel.check_batches(batches)
+            parallel.check_batches(X.shape[0], batches)
             parallel.broadcast_parameters(self.trainable_layers)
         on_device: dict[str, list[Any]] = {key: [] for key in HISTORY_KEYS if key != "learning_rate"}
         history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
@@ -362,17 +372,14 @@ class Model:
     # -- parameters, devices, files ---------------------------------------------------------------
 
     def get_parameters(self) -> list[tuple[Any, Any]]:
-        return [layer.get_parameters() for layer in self._trainable()]
+        return [layer.get_parameters() for layer in self.trainable_layers]
 
     def set_parameters(self, parameters: list[tuple[Any, Any]]) -> None:
-        layers = self._trainable()
+        layers = self.trainable_layers
         if len(parameters) != len(layers):
             raise ValueError(f"got parameters for {len(parameters)} layers, the model has {len(layers)} trainable layers")
         for pair, layer in zip(parameters, layers):
             layer.set_parameters(*pair)
-
-    def _trainable(self) -> list:
-        return [layer for layer in self.layers if hasattr(layer, "weights")]
 
     def to(self, name: str, **options: Any) -> "Model":
         """Moves the model (parameters and optimizer state) to another backend; returns the model."""

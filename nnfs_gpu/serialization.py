@@ -119,14 +119,25 @@ def _build(spec: Any, table: dict[str, type], what: str, path: Path) -> Any:
 # -- reading and writing ----------------------------------------------------------------------------
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask can only be read by setting it,
+    which would race with other threads creating files); 0o022, the usual one, where unreadable."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def _file_mode(path: Path) -> int:
     """The permissions a plain write would give: an existing file's own, else 0o666 less the umask."""
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
 
 
 def _write_atomically(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -181,8 +192,8 @@ def _read(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dic
     if meta.get("kind") not in kinds:
         other = {"model": "Model.load(path)", "parameters": "model.load_parameters(path)"}.get(meta.get("kind"), "?")
         raise ModelFileError(f"{path} holds {meta.get('kind')!r}, not {kinds[0]!r}; load it with {other}")
-    if not isinstance(meta.get("layers"), list):
-        raise ModelFileError(f"{path}: the layer list is missing")
+    if not isinstance(meta.get("layers"), list) or not all(isinstance(spec, dict) for spec in meta["layers"]):
+        raise ModelFileError(f"{path}: the layer list is missing or malformed")
     return meta, arrays
 
 

@@ -93,19 +93,34 @@ def test_a_hanging_rank_is_detected_by_the_collective_timeout(tmp_path):
     assert "did not finish within 2 s; a rank may have died or hung; stopping all ranks" in result.stderr
 
 
-def test_a_batch_smaller_than_the_ranks_is_refused(tmp_path):
+def test_uneven_data_or_too_small_batches_are_refused():
     from nnfs_gpu.distributed import Communicator, DataParallel
 
     class TwoRanks(Communicator):
-        def __init__(self) -> None:
-            self.rank, self.size = 0, 2
+        """Answers as two ranks holding ``samples`` (fewest, most) would, without MPI."""
+
+        def __init__(self, samples: tuple[int, int]) -> None:
+            self.rank, self.size, self.samples = 0, 2, samples
+
+        def host_extremes(self, value: int) -> tuple[int, int]:
+            return self.samples
 
     with pytest.raises(ValueError, match="a global batch of 1 samples cannot be shared by 2 ranks"):
-        DataParallel(TwoRanks()).check_batches([slice(0, 64), slice(64, 65)])
-    assert [DataParallel(TwoRanks()).shard(slice(10, 15))] == [slice(10, 12)]
+        DataParallel(TwoRanks((65, 65))).check_batches(65, [slice(0, 64), slice(64, 65)])
+    with pytest.raises(ValueError, match=r"different numbers of training samples \(60 to 65\)"):
+        DataParallel(TwoRanks((60, 65))).check_batches(65, [slice(0, 65)])
+    assert DataParallel(TwoRanks((15, 15))).shard(slice(10, 15)) == slice(10, 12)
 
 
 def test_importing_nnfs_gpu_never_imports_mpi4py():
     code = "import sys, nnfs_gpu; print('mpi4py' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_collective_timeout_without_distributed_training_is_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "nnfs_gpu", "train", "--collective-timeout", "5"],
+                            capture_output=True, text=True, env={**os.environ, "NNFS_GPU_BACKEND": "numpy"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "nnfs-gpu: error: --collective-timeout goes with --distributed"
+

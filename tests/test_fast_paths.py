@@ -44,9 +44,10 @@ def test_softmax(backend, arrays):
     assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 
-def test_softmax_crossentropy_backward(backend, arrays, rng):
+@pytest.mark.parametrize("label_dtype", ["int64", "uint8"])
+def test_softmax_crossentropy_backward(backend, arrays, rng, label_dtype):
     probabilities = Backend.softmax(backend, arrays(257, 10))
-    labels = backend.asarray(rng.integers(0, 10, 257))
+    labels = backend.asarray(rng.integers(0, 10, 257).astype(label_dtype))
     assert_same(backend.softmax_cce_backward(probabilities, labels),
                 Backend.softmax_cce_backward(backend, probabilities, labels), backend)
 

@@ -253,3 +253,34 @@ def test_a_loss_that_becomes_nan_stops_training_with_advice(backend, spiral):
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         with np.errstate(all="ignore"):
             model.train(X * 1e10, y, epochs=3)
+
+
+def test_a_model_must_end_with_an_activation(backend):
+    model = Model()
+    model.add(Dense(2, 3))
+    model.set(loss=CategoricalCrossentropy())
+    with pytest.raises(ValueError, match=r"the last layer, Dense\(2, 3\), is not an activation; end the model with Softmax"):
+        model.finalize()
+
+
+def test_an_empty_training_set_is_refused(backend):
+    with pytest.raises(ValueError, match="got no samples"):
+        spiral_classifier().train(np.ones((0, 2)), np.zeros(0, dtype=int), batch_size=8, verbose=False)
+
+
+def test_float_labels_already_on_the_device_are_refused(backend, spiral):
+    X, y, _, _ = spiral
+    with pytest.raises(TypeError, match="class labels must be integers"):
+        spiral_classifier().train(X, backend.asarray(y.astype(np.float32)), verbose=False)
+
+
+def test_parameters_are_copied_in_and_float32_is_kept(backend):
+    layer = Dense(2, 2, weight_scale=np.float64(0.1))
+    assert layer.weights.dtype == backend.dtype
+    weights = np.ones((2, 2), dtype=np.float32)
+    layer.set_parameters(weights, np.zeros((1, 2), dtype=np.float32))
+    layer.dweights, layer.dbiases = backend.asfloat(np.ones((2, 2))), backend.asfloat(np.ones((1, 2)))
+    SGD(learning_rate=0.5).update_params(layer)
+    np.testing.assert_array_equal(weights, np.ones((2, 2)))  # the caller's array is untouched
+    np.testing.assert_array_equal(host(layer.weights), np.full((2, 2), 0.5))
+

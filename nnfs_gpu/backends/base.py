@@ -116,6 +116,11 @@ class Backend:
         """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
         if self.owns(data) and data.dtype == self.dtype:
             return data
+        if array_origin(data) in ("numpy", "builtins"):  # cast on the host: fewer bytes to move
+            host = np.asarray(data)
+            if host.dtype != np.dtype(self.dtype_name):
+                host = host.astype(self.dtype_name)
+            return self.asarray(host)
         array = self.asarray(data)
         if array.dtype != self.dtype:
             array = self.xp.astype(array, self.dtype)

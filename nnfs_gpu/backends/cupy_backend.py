@@ -79,7 +79,8 @@ class CupyBackend(Backend):
     # -- fused kernels (cupy_kernels.py), with the generic code for other dtypes ------------------
 
     def _fusable(self, *arrays: Any) -> bool:
-        return all(str(array.dtype) in FUSED_DTYPES for array in arrays)
+        dtypes = {str(array.dtype) for array in arrays}
+        return len(dtypes) == 1 and dtypes <= set(FUSED_DTYPES)
 
     def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
         if not self._fusable(dvalues, inputs):

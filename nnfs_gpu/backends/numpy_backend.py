@@ -1,12 +1,15 @@
 """NumPy on the CPU: the reference backend, with the hot ops rewritten to avoid temporaries.
 
-The overrides compute the very same floating-point operations as the generic code (so results are
-bit for bit the same), but write into preallocated buffers: on large layers a fresh temporary costs
-more than the arithmetic, because the operating system must hand over and zero new pages.
+The overrides compute the same floating-point operations as the generic code, so results are the
+same numbers (ReLU's gradient may be -0.0 where the generic code gives 0.0), but they write into
+preallocated buffers: on large layers a fresh temporary costs more than the arithmetic, because the
+operating system must hand over and zero new pages. Scratch buffers are per thread, so models
+trained in parallel threads on one backend do not share them.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -37,8 +40,7 @@ class NumpyBackend(Backend):
 
     def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
         super().__init__(dtype, precision)
-        self._scratch: dict[tuple[tuple[int, ...], Any], tuple[np.ndarray, np.ndarray]] = {}
-        self._zeros: dict[tuple[tuple[int, ...], Any], np.ndarray] = {}
+        self._per_thread = threading.local()
 
     def _load_namespace(self) -> Any:
         import array_api_compat.numpy
@@ -54,12 +56,16 @@ class NumpyBackend(Backend):
     def owns(self, array: Any) -> bool:
         return isinstance(array, np.ndarray)
 
+    def _cached(self, kind: str, key: tuple, make: Any) -> Any:
+        """This thread's cached ``make()`` for ``key`` (scratch buffers, zero rows)."""
+        cache = self._per_thread.__dict__.setdefault(kind, {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
     def _buffers(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two scratch arrays shaped like ``like``, reused by every update of that shape."""
-        key = (like.shape, like.dtype)
-        if key not in self._scratch:
-            self._scratch[key] = (np.empty_like(like), np.empty_like(like))
-        return self._scratch[key]
+        return self._cached("scratch", (like.shape, like.dtype), lambda: (np.empty_like(like), np.empty_like(like)))
 
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
         if self.precision == "book" and a.dtype != np.float64:
@@ -74,11 +80,8 @@ class NumpyBackend(Backend):
         return np.matmul(a, b)  # not np.dot, which nnfs.init() replaces with a float64 round trip
 
     def relu(self, x: Any) -> Any:
-        """``max(x, 0)`` against an array of zeros: NumPy's scalar-operand loop is ~3x slower."""
-        key = (x.shape, x.dtype)
-        zeros = self._zeros.get(key)
-        if zeros is None:
-            zeros = self._zeros[key] = np.zeros_like(x)
+        """``max(x, 0)`` against a broadcast row of zeros: NumPy's scalar-operand loop is 2-3x slower."""
+        zeros = self._cached("zero_rows", (x.shape[1:], x.dtype), lambda: np.zeros((1, *x.shape[1:]), dtype=x.dtype))
         return np.maximum(x, zeros)
 
     def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
