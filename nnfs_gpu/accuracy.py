@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
-
-import numpy as np
 
 from ._bound import BackendBound
 
@@ -34,7 +33,7 @@ class Accuracy(BackendBound):
         xp = self.backend.xp
         comparisons = xp.astype(self.compare(self.backend.asarray(predictions), self.backend.asarray(y)), self.backend.dtype)
         batch_sum = xp.sum(comparisons)
-        count = int(np.prod(comparisons.shape))
+        count = math.prod(comparisons.shape)
         self.accumulated_sum = self.accumulated_sum + batch_sum
         self.accumulated_count += count
         return batch_sum / count
