@@ -19,6 +19,7 @@ from .backends import Backend
 
 INSTALL_HINT = "pip install 'nnfs_gpu[mpi]' (mpi4py and the MPICH wheel; no system MPI needed)"
 POLL_SECONDS = 1e-4
+ABORT_GRACE_SECONDS = 1.0
 
 
 class DistributedError(RuntimeError):
@@ -88,6 +89,7 @@ class Communicator:
     def abort(self, message: str, code: int = 1) -> NoReturn:
         """Ends every rank: prints why on this rank, then MPI_Abort (no rank is left waiting)."""
         print(f"nnfs_gpu: rank {self.rank} of {self.size}: {message}; stopping all ranks", file=sys.stderr, flush=True)
+        time.sleep(ABORT_GRACE_SECONDS)  # the launcher forwards output asynchronously; the abort would cut it off
         self.comm.Abort(code)
         raise SystemExit(code)  # not reached: MPI_Abort does not return
 
@@ -222,13 +224,10 @@ class DataParallel:
         for layer, weights, biases in zip(layers, shared[0::2], shared[1::2]):
             layer.weights, layer.biases = weights, biases
 
-    def average_gradients(self, layers: list[Any], local_samples: int, global_samples: int) -> None:
-        """Replaces each rank's gradients by those of the global batch (one all-reduce)."""
-        gradients = [array for layer in layers for array in (layer.dweights, layer.dbiases)]
+    def average_gradients(self, gradients: list[Any], local_samples: int, global_samples: int) -> list[Any]:
+        """The gradients of the global batch, from this rank's ``gradients`` (one all-reduce)."""
         flat = self._flat(gradients) * (local_samples / global_samples)
-        summed = self._unflat(self.comm.allreduce_sum(flat), gradients)
-        for layer, dweights, dbiases in zip(layers, summed[0::2], summed[1::2]):
-            layer.dweights, layer.dbiases = dweights, dbiases
+        return self._unflat(self.comm.allreduce_sum(flat), gradients)
 
     def sum_numbers(self, numbers: list[float]) -> list[float]:
         """Sums a few host numbers over the ranks (for the printed and recorded loss and accuracy)."""

@@ -60,14 +60,15 @@ class Dense(BackendBound):
     def backward(self, dvalues: Any) -> None:
         """Sets ``dweights``, ``dbiases`` and, unless ``needs_input_gradient`` is off, ``dinputs``.
 
-        ``dweights`` is rewritten in place from the second call on (the optimizer consumes it right
-        away), which saves allocating a weight-sized array per step. A Model turns
+        ``dweights`` and ``dbiases`` are rewritten in place from the second call on (the optimizer
+        consumes them right away, and a Model keeps them in one flat buffer), which saves allocating
+        a weight-sized array per step. A Model turns
         ``needs_input_gradient`` off for its first Dense layer, whose input gradient nobody reads.
         """
         backend = self.backend
         dvalues = backend.asfloat(dvalues)
         self.dweights = backend.dot(self.inputs.T, dvalues, out=getattr(self, "dweights", None))
-        self.dbiases = backend.xp.sum(dvalues, axis=0, keepdims=True)
+        self.dbiases = backend.sum_rows(dvalues, out=getattr(self, "dbiases", None))
         self._add_penalty_gradient(self.dweights, self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2)
         self._add_penalty_gradient(self.dbiases, self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)
         if self.needs_input_gradient:

@@ -17,6 +17,7 @@ from .accuracy import Accuracy
 from .activations import Softmax
 from .backends import Backend, get_backend, use_backend
 from .distributed import Communicator
+from .flat import FlatParameters
 from .layers import Dense, Input
 from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy, is_host
 from .optimizers import Optimizer
@@ -34,6 +35,7 @@ class Model:
         self.accuracy: Accuracy | None = None
         self.finalized = False
         self.data_parallel = None
+        self._flat: FlatParameters | None = None
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) if isinstance(layer, Dense) else type(layer).__name__ for layer in self.layers)
@@ -253,6 +255,7 @@ class Model:
         if parallel is not None:
             parallel.check_batches(X.shape[0], batches)
             parallel.broadcast_parameters(self.trainable_layers)
+        flat = self._flat_parameters() if backend.supports_views else None
         on_device: dict[str, list[Any]] = {key: [] for key in HISTORY_KEYS if key != "learning_rate"}
         history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
         if validation is not None:
@@ -286,11 +289,8 @@ class Model:
                             data_loss, accuracy = parallel.sum_numbers([float(data_loss) * share, float(accuracy) * share])
                     self.backward(output, batch_y)
                     if parallel is not None:
-                        parallel.average_gradients(self.trainable_layers, local.stop - local.start, rows.stop - rows.start)
-                    self.optimizer.pre_update_params()
-                    for layer in self.trainable_layers:
-                        self.optimizer.update_params(layer)
-                    self.optimizer.post_update_params()
+                        self._average_gradients(parallel, flat, local.stop - local.start, rows.stop - rows.start)
+                    self._update(flat)
                     if printing:
                         self._print_progress(report, f"step: {step}", accuracy, data_loss, regularization, f"epoch {epoch}, step {step}")
                     report.advance()
@@ -311,6 +311,34 @@ class Model:
             history[key] = [float(value) for value in values]
         self._check_finite(history["loss"])
         return history
+
+    def _flat_parameters(self) -> FlatParameters:
+        """The model's flat buffers, kept from the last call unless a layer's array was replaced."""
+        layers, kinds = self.trainable_layers, self.optimizer.state_kinds
+        flat = getattr(self, "_flat", None)
+        if flat is None or not flat.serves(layers, self.backend, kinds):
+            flat = self._flat = FlatParameters(layers, self.backend, kinds)
+        return flat
+
+    def _update(self, flat: FlatParameters | None) -> None:
+        """One optimizer step: over the flat buffers at once, or layer by layer as the book does."""
+        self.optimizer.pre_update_params()
+        if flat is not None:
+            self.optimizer.update_flat(flat)
+        else:
+            for layer in self.trainable_layers:
+                self.optimizer.update_params(layer)
+        self.optimizer.post_update_params()
+
+    def _average_gradients(self, parallel: Any, flat: FlatParameters | None, local: int, total: int) -> None:
+        if flat is not None:
+            flat.grads[...] = parallel.average_gradients([flat.grads], local, total)[0]
+            return
+        layers = self.trainable_layers
+        gradients = [array for layer in layers for array in (layer.dweights, layer.dbiases)]
+        averaged = parallel.average_gradients(gradients, local, total)
+        for layer, dweights, dbiases in zip(layers, averaged[0::2], averaged[1::2]):
+            layer.dweights, layer.dbiases = dweights, dbiases
 
     def _pass_means(self, parallel: Any) -> tuple[Any, Any]:
         """The pass's mean loss and accuracy: on the device, or summed over the ranks."""

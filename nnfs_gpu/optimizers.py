@@ -17,8 +17,8 @@ class Optimizer:
     counts update steps (batches), as in the book.
     """
 
-    #: the layer attributes this optimizer keeps its state in
-    state_attributes: ClassVar[tuple[str, ...]] = ()
+    #: the kinds of per-parameter state: layer attributes ``weight_<kind>`` and ``bias_<kind>``
+    state_kinds: ClassVar[tuple[str, ...]] = ()
     #: constructor arguments, saved and restored with the optimizer
     hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate", "decay")
 
@@ -40,15 +40,26 @@ class Optimizer:
         if self.decay:
             self.current_learning_rate = self.learning_rate * (1.0 / (1.0 + self.decay * self.iterations))
 
+    @property
+    def state_attributes(self) -> tuple[str, ...]:
+        """The layer attributes this optimizer keeps its state in, as the book names them."""
+        return tuple(f"{prefix}_{kind}" for prefix in ("weight", "bias") for kind in self.state_kinds)
+
     def update_params(self, layer: Any) -> None:
+        """The book's per-layer update (state created on the layer the first time it is seen)."""
         for name in self.state_attributes:
             if not hasattr(layer, name):
                 source = layer.weights if name.startswith("weight") else layer.biases
                 setattr(layer, name, layer.backend.xp.zeros_like(source))
-        self._update(layer, layer.weights, layer.dweights, "weight")
-        self._update(layer, layer.biases, layer.dbiases, "bias")
+        for prefix, param, grad in (("weight", layer.weights, layer.dweights), ("bias", layer.biases, layer.dbiases)):
+            self._step(layer.backend, param, grad, {kind: getattr(layer, f"{prefix}_{kind}") for kind in self.state_kinds})
 
-    def _update(self, layer: Any, param: Any, grad: Any, prefix: str) -> None:
+    def update_flat(self, flat: Any) -> None:
+        """The same update for every parameter of a model at once (see ``nnfs_gpu.flat``)."""
+        self._step(flat.backend, flat.params, flat.grads, flat.states)
+
+    def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
+        """Updates ``param`` (and its ``state`` arrays) in place from ``grad``."""
         raise NotImplementedError
 
     def post_update_params(self) -> None:
@@ -82,32 +93,30 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
 
     @property
-    def state_attributes(self) -> tuple[str, ...]:  # type: ignore[override]
-        return ("weight_momentums", "bias_momentums") if self.momentum else ()
+    def state_kinds(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("momentums",) if self.momentum else ()
 
-    def _update(self, layer: Any, param: Any, grad: Any, prefix: str) -> None:
+    def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
         if self.momentum:
-            momentums = getattr(layer, f"{prefix}_momentums")
-            layer.backend.momentum_update(param, grad, momentums, self.current_learning_rate, self.momentum)
+            backend.momentum_update(param, grad, state["momentums"], self.current_learning_rate, self.momentum)
         else:
-            layer.backend.sgd_update(param, grad, self.current_learning_rate)
+            backend.sgd_update(param, grad, self.current_learning_rate)
 
 
 class Adagrad(Optimizer):
-    state_attributes = ("weight_cache", "bias_cache")
+    state_kinds = ("cache",)
     hyperparameters = ("learning_rate", "decay", "epsilon")
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7) -> None:
         super().__init__(learning_rate, decay)
         self.epsilon = float(epsilon)
 
-    def _update(self, layer: Any, param: Any, grad: Any, prefix: str) -> None:
-        cache = getattr(layer, f"{prefix}_cache")
-        layer.backend.adagrad_update(param, grad, cache, self.current_learning_rate, self.epsilon)
+    def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
+        backend.adagrad_update(param, grad, state["cache"], self.current_learning_rate, self.epsilon)
 
 
 class RMSprop(Optimizer):
-    state_attributes = ("weight_cache", "bias_cache")
+    state_kinds = ("cache",)
     hyperparameters = ("learning_rate", "decay", "epsilon", "rho")
 
     def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7, rho: float = 0.9) -> None:
@@ -115,13 +124,12 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
         self.rho = float(rho)
 
-    def _update(self, layer: Any, param: Any, grad: Any, prefix: str) -> None:
-        cache = getattr(layer, f"{prefix}_cache")
-        layer.backend.rmsprop_update(param, grad, cache, self.current_learning_rate, self.rho, self.epsilon)
+    def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
+        backend.rmsprop_update(param, grad, state["cache"], self.current_learning_rate, self.rho, self.epsilon)
 
 
 class Adam(Optimizer):
-    state_attributes = ("weight_momentums", "weight_cache", "bias_momentums", "bias_cache")
+    state_kinds = ("momentums", "cache")
     hyperparameters = ("learning_rate", "decay", "epsilon", "beta_1", "beta_2")
 
     def __init__(
@@ -137,12 +145,12 @@ class Adam(Optimizer):
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
 
-    def _update(self, layer: Any, param: Any, grad: Any, prefix: str) -> None:
-        layer.backend.adam_update(
+    def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
+        backend.adam_update(
             param,
             grad,
-            getattr(layer, f"{prefix}_momentums"),
-            getattr(layer, f"{prefix}_cache"),
+            state["momentums"],
+            state["cache"],
             self.current_learning_rate,
             self.beta_1,
             self.beta_2,

@@ -299,6 +299,7 @@ def move_model(model: Any, name: str, options: dict[str, Any]) -> None:
     """Moves every array of the model (parameters, optimizer state) to another backend."""
     with use_backend(name, **options) as target:
         pass
+    model._flat = None  # its buffers belong to the old backend
     parts = [*model.layers, model.loss, model.accuracy, getattr(model, "input_layer", None)]
     combined = getattr(model, "softmax_classifier_output", None)
     if combined is not None:

@@ -284,3 +284,16 @@ def test_parameters_are_copied_in_and_float32_is_kept(backend):
     np.testing.assert_array_equal(weights, np.ones((2, 2)))  # the caller's array is untouched
     np.testing.assert_array_equal(host(layer.weights), np.full((2, 2), 0.5))
 
+
+
+def test_training_picks_up_parameters_replaced_between_calls(backend, spiral):
+    """The Model keeps its parameters in flat buffers across train calls; replacing a layer's arrays
+    in between (set_parameters, Model.to, loading) must be seen by the next call."""
+    X, y, _, _ = spiral
+    model = spiral_classifier(optimizer=SGD(learning_rate=1e-9))
+    model.train(X, y, epochs=2, verbose=False)
+    zeros = [(np.zeros((2, 64)), np.zeros((1, 64))), (np.zeros((64, 3)), np.zeros((1, 3)))]
+    model.set_parameters(zeros)
+    model.train(X, y, epochs=1, verbose=False)
+    for weights, biases in model.get_parameters():
+        assert np.abs(host(weights)).max() < 1e-6 and np.abs(host(biases)).max() < 1e-6

@@ -38,6 +38,9 @@ class Backend:
     """
 
     name: ClassVar[str] = "base"
+    #: whether a reshaped slice is a view that writes through to its base (NumPy, CuPy); the
+    #: array API leaves this unspecified, so the generic code never relies on it
+    supports_views: ClassVar[bool] = False
     #: the array library this backend's arrays come from, as ``array_origin`` reports it
     array_library: ClassVar[str] = ""
 
@@ -142,12 +145,23 @@ class Backend:
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
         """Matrix product; in book precision computed in float64 and rounded, as ``nnfs.init()`` does.
 
-        A backend may write the result into ``out`` (an earlier result of the same product) instead
-        of allocating; callers use the returned array either way.
+        With ``out`` (an earlier result of the same product, possibly a view into a larger buffer)
+        the result is written into it and ``out`` is returned.
         """
         if self.precision == "book" and a.dtype != self.xp.float64:
-            return self._in_float64(self.xp.matmul, a, b)
-        return self.xp.matmul(a, b)
+            result = self._in_float64(self.xp.matmul, a, b)
+        else:
+            result = self.xp.matmul(a, b)
+        return result if out is None else self._write(out, result)
+
+    def _write(self, out: Any, result: Any) -> Any:
+        out[...] = result
+        return out
+
+    def sum_rows(self, x: Any, out: Any = None) -> Any:
+        """The sum over the batch (axis 0) as one row, a Dense layer's bias gradient; into ``out`` when given."""
+        result = self.xp.sum(x, axis=0, keepdims=True)
+        return result if out is None else self._write(out, result)
 
     def exp(self, x: Any) -> Any:
         if self.precision == "book" and x.dtype != self.xp.float64:

@@ -15,6 +15,7 @@ INSTALL_HINT = "pip install 'nnfs_gpu[cuda13]' (or 'nnfs_gpu[cuda12]' for a CUDA
 class CupyBackend(Backend):
     name = "cupy"
     array_library = "cupy"
+    supports_views = True
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -75,6 +76,18 @@ class CupyBackend(Backend):
 
         keep = cupy.random.random_sample(shape, dtype=self.dtype) < keep_probability
         return keep.astype(self.dtype) / keep_probability
+
+    def dot(self, a: Any, b: Any, out: Any = None) -> Any:
+        if self.precision != "book" and out is not None and out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:
+            import cupy
+
+            return cupy.matmul(a, b, out=out)
+        return super().dot(a, b, out)
+
+    def sum_rows(self, x: Any, out: Any = None) -> Any:
+        import cupy
+
+        return cupy.sum(x, axis=0, keepdims=True, out=out)
 
     # -- fused kernels (cupy_kernels.py), with the generic code for other dtypes ------------------
 

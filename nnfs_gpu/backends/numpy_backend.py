@@ -37,6 +37,7 @@ def _row_reduce(ufunc: np.ufunc, x: np.ndarray, short: int) -> np.ndarray:
 class NumpyBackend(Backend):
     name = "numpy"
     array_library = "numpy"
+    supports_views = True
 
     def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
         super().__init__(dtype, precision)
@@ -68,16 +69,13 @@ class NumpyBackend(Backend):
         return self._cached("scratch", (like.shape, like.dtype), lambda: (np.empty_like(like), np.empty_like(like)))
 
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
-        if self.precision == "book" and a.dtype != np.float64:
-            return super().dot(a, b)
-        if (
-            out is not None
-            and out.shape == (a.shape[0], b.shape[1])
-            and out.dtype == np.result_type(a, b)
-            and out.flags.c_contiguous
-        ):
+        """Into ``out`` directly, no temporary (matmul: nnfs.init() replaces np.dot with a float64 round trip)."""
+        if self.precision != "book" and out is not None and out.dtype == np.result_type(a, b) and out.flags.c_contiguous:
             return np.matmul(a, b, out=out)
-        return np.matmul(a, b)  # not np.dot, which nnfs.init() replaces with a float64 round trip
+        return super().dot(a, b, out)
+
+    def sum_rows(self, x: Any, out: Any = None) -> Any:
+        return np.sum(x, axis=0, keepdims=True, out=out)
 
     def relu(self, x: Any) -> Any:
         """``max(x, 0)`` against a broadcast row of zeros: NumPy's scalar-operand loop is 2-3x slower."""
