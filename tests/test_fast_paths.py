@@ -75,11 +75,13 @@ UPDATES = {
 }
 
 
+@pytest.mark.parametrize("shape", [(40, 30), (1 << 20,)], ids=["small", "large-flat"])
 @pytest.mark.parametrize("op", UPDATES)
-def test_optimizer_updates(backend, arrays, op):
+def test_optimizer_updates(backend, arrays, op, shape):
+    """Large flat buffers (the Model's) take NumPy's threaded row-block path."""
     states, hyperparameters = UPDATES[op]
-    grads = [arrays(40, 30) for _ in range(2)]
-    start = [arrays(40, 30)] + [arrays(40, 30, low=0.0) for _ in range(states)]
+    grads = [arrays(*shape) for _ in range(2)]
+    start = [arrays(*shape)] + [arrays(*shape, low=0.0) for _ in range(states)]
     fast = [backend.copy(x) for x in start]
     generic = [backend.copy(x) for x in start]
     for grad in grads:  # twice, so that state written by the first call is read by the second

@@ -9,8 +9,11 @@ trained in parallel threads on one backend do not share them.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 import numpy as np
 
@@ -22,6 +25,43 @@ from .base import Backend
 #: switches from adding in order to pairwise summation, so the results stay bit for bit the same.
 SHORT_ROW_MAX = 32
 SHORT_ROW_SUM = 7
+
+
+#: element-wise updates of arrays at least this large run on row blocks in parallel threads
+PARALLEL_MIN_ELEMENTS = 1 << 20
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="nnfs_gpu")
+
+
+def _row_blocks(update: Callable) -> Callable:
+    """Runs an in-place element-wise update over row blocks of large arrays in parallel threads.
+
+    NumPy releases the GIL inside its loops, so the cores share a memory-bound optimizer step; each
+    element sees the same operations, so the numbers are the same. The leading array arguments are
+    split (their rows line up); the trailing scalars are passed to every block.
+    """
+
+    @functools.wraps(update)
+    def run(self: "NumpyBackend", *args: Any) -> None:
+        count = next(index for index, arg in enumerate(args) if not isinstance(arg, np.ndarray))
+        arrays, scalars = args[:count], args[count:]
+        rows = arrays[0].shape[0]
+        if WORKERS < 2 or arrays[0].size < PARALLEL_MIN_ELEMENTS or rows < WORKERS:
+            return update(self, *args)
+        bounds = [rows * worker // WORKERS for worker in range(WORKERS + 1)]
+        jobs = [
+            _pool().submit(update, self, *(array[start:stop] for array in arrays), *scalars)
+            for start, stop in zip(bounds, bounds[1:])
+        ]
+        for job in jobs:
+            job.result()
+        return None
+
+    return run
 
 
 def _row_reduce(ufunc: np.ufunc, x: np.ndarray, short: int) -> np.ndarray:
@@ -100,6 +140,7 @@ class NumpyBackend(Backend):
         dinputs /= samples
         return dinputs
 
+    @_row_blocks
     def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
         step, _ = self._buffers(grad)
         momentums *= momentum
@@ -107,6 +148,7 @@ class NumpyBackend(Backend):
         momentums -= step
         param += momentums
 
+    @_row_blocks
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
         step, _ = self._buffers(grad)
         np.multiply(grad, learning_rate, out=step)
@@ -124,12 +166,14 @@ class NumpyBackend(Backend):
         numerator /= denominator
         param += numerator
 
+    @_row_blocks
     def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
         squared, _ = self._buffers(grad)
         np.multiply(grad, grad, out=squared)
         cache += squared
         self._apply(param, grad, cache, learning_rate, epsilon)
 
+    @_row_blocks
     def rmsprop_update(
         self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
     ) -> None:
@@ -140,6 +184,7 @@ class NumpyBackend(Backend):
         cache += squared
         self._apply(param, grad, cache, learning_rate, epsilon)
 
+    @_row_blocks
     def adam_update(
         self,
         param: Any,
