@@ -104,7 +104,10 @@ class Backend:
         An array of another backend is refused with a message naming both: moving data between
         devices is always explicit (``other_backend.to_numpy(array)`` first).
         """
-        if not self.owns(data):
+        if self.owns(data):
+            if dtype is None or data.dtype == dtype:
+                return data
+        else:
             origin = array_origin(data)
             if origin not in ("numpy", "builtins"):
                 raise ForeignArrayError(
