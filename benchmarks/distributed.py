@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         command = [mpiexec, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()), "--worker", "--backend", arguments.backend]
         if arguments.quick:
             command.append("--quick")
-        completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        single_threaded = {"OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1"}
+        completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **single_threaded})
         if completed.returncode != 0:
             print(completed.stderr, file=sys.stderr)
             return 1

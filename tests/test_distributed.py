@@ -34,7 +34,8 @@ def mpiexec() -> str:
 
 
 def launch(ranks: int, out: Path, mode: str, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(DIST), str(DIST.parents[1])])}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(DIST), str(DIST.parents[1])])}
     return subprocess.run(
         [mpiexec(), "-n", str(ranks), sys.executable, str(DIST / "train_ranks.py"), str(out), mode, *extra],
         capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S,

@@ -31,7 +31,11 @@ MANY_ROWS = 512
 
 #: element-wise updates of arrays at least this large run on row blocks in parallel threads
 PARALLEL_MIN_ELEMENTS = 1 << 20
-WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: threads for them: NNFS_GPU_CPU_THREADS, else the cores this process may use (set it to 1 when
+#: several ranks share a machine)
+WORKERS = int(os.environ.get("NNFS_GPU_CPU_THREADS", "0")) or (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+)
 
 
 @functools.lru_cache(maxsize=1)
