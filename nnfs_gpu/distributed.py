@@ -224,6 +224,13 @@ class DataParallel:
         for layer, weights, biases in zip(layers, shared[0::2], shared[1::2]):
             layer.weights, layer.biases = weights, biases
 
+    def average_flat(self, gradients: Any, local_samples: int, global_samples: int) -> None:
+        """Turns one flat gradient buffer into the global batch's gradient, in place (one all-reduce)."""
+        gradients *= local_samples / global_samples
+        summed = self.comm.allreduce_sum(gradients)
+        if summed is not gradients:
+            gradients[...] = summed
+
     def average_gradients(self, gradients: list[Any], local_samples: int, global_samples: int) -> list[Any]:
         """The gradients of the global batch, from this rank's ``gradients`` (one all-reduce)."""
         flat = self._flat(gradients) * (local_samples / global_samples)

@@ -255,7 +255,7 @@ class Model:
         if parallel is not None:
             parallel.check_batches(X.shape[0], batches)
             parallel.broadcast_parameters(self.trainable_layers)
-        flat = self._flat_parameters() if backend.supports_views else None
+        flat = self._flat_parameters() if self._can_update_flat() else None
         on_device: dict[str, list[Any]] = {key: [] for key in HISTORY_KEYS if key != "learning_rate"}
         history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
         if validation is not None:
@@ -312,6 +312,19 @@ class Model:
         self._check_finite(history["loss"])
         return history
 
+    def _can_update_flat(self) -> bool:
+        """Whether one flat update can replace the per-layer ones: the backend has views, every
+        trainable layer is a Dense that writes its gradients in place, and the optimizer is one of
+        ours with an unchanged ``update_params`` (a custom or book-style one keeps the per-layer loop)."""
+        optimizer = type(self.optimizer)
+        return (
+            self.backend.supports_views
+            and all(isinstance(layer, Dense) and type(layer).backward is Dense.backward for layer in self.trainable_layers)
+            and issubclass(optimizer, Optimizer)
+            and optimizer.update_params is Optimizer.update_params
+            and optimizer._step is not Optimizer._step
+        )
+
     def _flat_parameters(self) -> FlatParameters:
         """The model's flat buffers, kept from the last call unless a layer's array was replaced."""
         layers, kinds = self.trainable_layers, self.optimizer.state_kinds
@@ -332,7 +345,7 @@ class Model:
 
     def _average_gradients(self, parallel: Any, flat: FlatParameters | None, local: int, total: int) -> None:
         if flat is not None:
-            flat.grads[...] = parallel.average_gradients([flat.grads], local, total)[0]
+            parallel.average_flat(flat.grads, local, total)
             return
         layers = self.trainable_layers
         gradients = [array for layer in layers for array in (layer.dweights, layer.dbiases)]

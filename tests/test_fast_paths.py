@@ -97,3 +97,32 @@ def test_dropout_mask_values_and_rate(backend, host_rng):
     assert mask.dtype == np.dtype(backend.dtype_name)
     assert set(np.unique(mask)) <= {0.0, np.float32(1 / 0.8)}
     assert abs((mask == 0).mean() - 0.2) < 0.01
+
+
+def test_threaded_updates_survive_a_fork(tmp_path):
+    """The thread pool is rebuilt in a forked child (its threads do not survive the fork)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, numpy as np\n"
+        "from nnfs_gpu.backends.numpy_backend import NumpyBackend\n"
+        "b = NumpyBackend(); p = np.ones(1 << 20, np.float32); g = np.ones_like(p)\n"
+        "b.sgd_update(p, g, 0.5)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    b.sgd_update(p, g, 0.5); os._exit(0 if p[0] == 0.0 else 1)\n"
+        "_, status = os.waitpid(pid, 0); raise SystemExit(os.waitstatus_to_exitcode(status))\n"
+    )
+    env = {**__import__("os").environ, "NNFS_GPU_CPU_THREADS": "2"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
+
+
+def test_a_bad_thread_count_warns_instead_of_failing_the_import():
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "NNFS_GPU_CPU_THREADS": "auto"}
+    result = subprocess.run([sys.executable, "-c", "import nnfs_gpu"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "NNFS_GPU_CPU_THREADS='auto' is not a whole number >= 1" in result.stderr

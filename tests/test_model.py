@@ -297,3 +297,42 @@ def test_training_picks_up_parameters_replaced_between_calls(backend, spiral):
     model.train(X, y, epochs=1, verbose=False)
     for weights, biases in model.get_parameters():
         assert np.abs(host(weights)).max() < 1e-6 and np.abs(host(biases)).max() < 1e-6
+
+
+def test_book_style_layers_and_optimizers_still_train(backend, spiral):
+    """A layer whose backward assigns new arrays, or an optimizer with its own update_params, keeps
+    the book's per-layer update instead of the flat one."""
+    X, y, _, _ = spiral
+
+    class BookDense(Dense):
+        def backward(self, dvalues):
+            dvalues = self.backend.asfloat(dvalues)
+            self.dweights = self.backend.dot(self.inputs.T, dvalues)
+            self.dbiases = self.backend.xp.sum(dvalues, axis=0, keepdims=True)
+            self.dinputs = self.backend.dot(dvalues, self.weights.T)
+
+    class BookSGD:
+        current_learning_rate = 1.0
+
+        def pre_update_params(self):
+            pass
+
+        def update_params(self, layer):
+            layer.weights -= layer.dweights
+            layer.biases -= layer.dbiases
+
+        def post_update_params(self):
+            pass
+
+    for layer_class, optimizer in ((BookDense, SGD(learning_rate=1.0)), (Dense, BookSGD())):
+        model = Model()
+        model.add(layer_class(2, 16))
+        model.add(ReLU())
+        model.add(layer_class(16, 3))
+        model.add(Softmax())
+        model.set(loss=CategoricalCrossentropy(), optimizer=optimizer, accuracy=Categorical())
+        model.finalize()
+        before = host(model.trainable_layers[0].weights).copy()
+        history = model.train(X, y, epochs=20, verbose=False)
+        assert not np.array_equal(before, host(model.trainable_layers[0].weights))
+        assert history["loss"][-1] < history["loss"][0]

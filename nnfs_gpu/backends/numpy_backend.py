@@ -9,9 +9,11 @@ trained in parallel threads on one backend do not share them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -31,16 +33,32 @@ MANY_ROWS = 512
 
 #: element-wise updates of arrays at least this large run on row blocks in parallel threads
 PARALLEL_MIN_ELEMENTS = 1 << 20
-#: threads for them: NNFS_GPU_CPU_THREADS, else the cores this process may use (set it to 1 when
-#: several ranks share a machine)
-WORKERS = int(os.environ.get("NNFS_GPU_CPU_THREADS", "0")) or (
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-)
+THREADS_VARIABLE = "NNFS_GPU_CPU_THREADS"
+
+
+def _workers() -> int:
+    """Threads for them: NNFS_GPU_CPU_THREADS, else the cores this process may use (set it to 1
+    when several ranks share a machine)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    text = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not text:
+        return cores
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    warnings.warn(f"{THREADS_VARIABLE}={text!r} is not a whole number >= 1; using {cores} threads", stacklevel=2)
+    return cores
+
+
+WORKERS = _workers()
 
 
 @functools.lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="nnfs_gpu")
+
+
+if hasattr(os, "register_at_fork"):  # a forked child inherits the pool but not its threads
+    os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _row_blocks(update: Callable) -> Callable:
@@ -58,11 +76,12 @@ def _row_blocks(update: Callable) -> Callable:
         rows = arrays[0].shape[0]
         if WORKERS < 2 or arrays[0].size < PARALLEL_MIN_ELEMENTS or rows < WORKERS:
             return update(self, *args)
-        bounds = [rows * worker // WORKERS for worker in range(WORKERS + 1)]
+        block = -(-rows // WORKERS)  # equal blocks (the last one shorter), so scratch shapes repeat
         jobs = [
-            _pool().submit(update, self, *(array[start:stop] for array in arrays), *scalars)
-            for start, stop in zip(bounds, bounds[1:])
+            _pool().submit(update, self, *(array[start : start + block] for array in arrays), *scalars)
+            for start in range(0, rows, block)
         ]
+        concurrent.futures.wait(jobs)  # every block finishes before an error reaches the caller
         for job in jobs:
             job.result()
         return None
