@@ -16,7 +16,7 @@ import numpy as np
 from .accuracy import Accuracy
 from .activations import Softmax
 from .backends import Backend, get_backend, use_backend
-from .distributed import Communicator
+from .distributed import Communicator, DataParallel, communicator
 from .flat import FlatParameters
 from .layers import Dense, Input
 from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy, is_host
@@ -225,8 +225,6 @@ class Model:
         if not distributed:
             self.data_parallel = None
             return self._train(X, y, epochs, batch_size, print_every, validation_data, shuffle, verbose, progress)
-        from .distributed import DataParallel, communicator
-
         comm = distributed if isinstance(distributed, Communicator) else communicator(self.backend)
         self.data_parallel = DataParallel(comm)
         try:
@@ -328,7 +326,7 @@ class Model:
     def _flat_parameters(self) -> FlatParameters:
         """The model's flat buffers, kept from the last call unless a layer's array was replaced."""
         layers, kinds = self.trainable_layers, self.optimizer.state_kinds
-        flat = getattr(self, "_flat", None)
+        flat = self._flat
         if flat is None or not flat.serves(layers, self.backend, kinds):
             flat = self._flat = FlatParameters(layers, self.backend, kinds)
         return flat

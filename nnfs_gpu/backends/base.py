@@ -120,17 +120,11 @@ class Backend:
 
     def asfloat(self, data: Any) -> Any:
         """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
-        if self.owns(data) and data.dtype == self.dtype:
-            return data
+        if self.owns(data):
+            return data if data.dtype == self.dtype else self.xp.astype(data, self.dtype)
         if array_origin(data) in ("numpy", "builtins"):  # cast on the host: fewer bytes to move
-            host = np.asarray(data)
-            if host.dtype != np.dtype(self.dtype_name):
-                host = host.astype(self.dtype_name)
-            return self.asarray(host)
-        array = self.asarray(data)
-        if array.dtype != self.dtype:
-            array = self.xp.astype(array, self.dtype)
-        return array
+            return self.asarray(np.asarray(data).astype(self.dtype_name, copy=False))
+        return self.asarray(data)  # another backend's array: refused, with both names
 
     def zeros(self, shape: tuple[int, ...]) -> Any:
         return self.xp.zeros(shape, dtype=self.dtype, device=self.device)
