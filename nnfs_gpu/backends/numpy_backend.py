@@ -183,11 +183,18 @@ class NumpyBackend(Backend):
                numerator_source: Any = None, numerator_scale: float = 1.0, denominator_scale: float = 1.0) -> None:
         """``param += (-lr * (numerator / n_scale)) / (sqrt(denominator / d_scale) + epsilon)``, in scratch."""
         numerator, denominator = self._buffers(grad)
-        np.divide(grad if numerator_source is None else numerator_source, numerator_scale, out=numerator)
-        np.divide(denominator_source, denominator_scale, out=denominator)
-        np.sqrt(denominator, out=denominator)
+        source = grad if numerator_source is None else numerator_source
+        if numerator_scale == 1.0:  # x / 1 is x exactly: skip the pass
+            np.multiply(source, -learning_rate, out=numerator)
+        else:
+            np.divide(source, numerator_scale, out=numerator)
+            numerator *= -learning_rate
+        if denominator_scale == 1.0:
+            np.sqrt(denominator_source, out=denominator)
+        else:
+            np.divide(denominator_source, denominator_scale, out=denominator)
+            np.sqrt(denominator, out=denominator)
         denominator += epsilon
-        numerator *= -learning_rate
         numerator /= denominator
         param += numerator
 
