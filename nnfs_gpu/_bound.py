@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, Iterable, Iterator
 
 from .backends import Backend, get_backend
 
@@ -15,12 +16,41 @@ class BackendBound:
     """
 
     backend: Backend
+    #: (name, shape) -> the array a training step writes that result into; None outside training
+    _step_arrays: dict[tuple[str, tuple[int, ...]], Any] | None = None
 
     def __init__(self) -> None:
         self.backend = get_backend()
+
+    def _step_array(self, name: str, shape: tuple[int, ...]) -> Any:
+        """Where to write this step's ``name``: inside ``reusing_step_arrays``, the array of that
+        name and shape from the step before; otherwise None, asking for a fresh array."""
+        arrays = self._step_arrays
+        if arrays is None:
+            return None
+        key = (name, tuple(shape))
+        if key not in arrays:
+            arrays[key] = self.backend.empty(tuple(shape))
+        return arrays[key]
 
     def _where_given(self, data: Any, compute: Callable[[Any], Any]) -> Any:
         """Applies ``compute`` on this backend; host data in gives host data out (as ``Model.predict`` returns)."""
         if self.backend.owns(data):
             return compute(data)
         return self.backend.to_numpy(compute(self.backend.asarray(data)))
+
+
+@contextlib.contextmanager
+def reusing_step_arrays(objects: Iterable[BackendBound]) -> Iterator[None]:
+    """Lets ``objects`` write each training step's activations and gradients into the arrays of the
+    step before, where their backend ``reuses_step_arrays``: a step has consumed its arrays when
+    the next one starts. Afterwards each object keeps the arrays it holds, and later steps get new
+    ones (so nothing read from a layer after training changes under the reader)."""
+    reusing = [obj for obj in objects if obj.backend.reuses_step_arrays]
+    for obj in reusing:
+        obj._step_arrays = {}
+    try:
+        yield
+    finally:
+        for obj in reusing:
+            obj._step_arrays = None

@@ -30,15 +30,15 @@ class Activation(BackendBound):
 
 class ReLU(Activation):
     def _forward(self, inputs: Any) -> Any:
-        return self.backend.relu(inputs)
+        return self.backend.relu(inputs, out=self._step_array("output", inputs.shape))
 
     def _backward(self, dvalues: Any) -> Any:
-        return self.backend.relu_backward(dvalues, self.inputs)
+        return self.backend.relu_backward(dvalues, self.inputs, out=self._step_array("dinputs", dvalues.shape))
 
 
 class Softmax(Activation):
     def _forward(self, inputs: Any) -> Any:
-        return self.backend.softmax(inputs)
+        return self.backend.softmax(inputs, out=self._step_array("output", inputs.shape))
 
     def _backward(self, dvalues: Any) -> Any:
         return self.backend.softmax_backward(dvalues, self.output)

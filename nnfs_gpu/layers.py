@@ -53,7 +53,7 @@ class Dense(BackendBound):
                 f"{self!r} expects inputs of shape (samples, {self.n_inputs}), got {tuple(inputs.shape)}"
             )
         self.inputs = inputs
-        output = self.backend.dot(inputs, self.weights)
+        output = self.backend.dot(inputs, self.weights, out=self._step_array("output", (inputs.shape[0], self.n_neurons)))
         output += self.biases
         self.output = output
 
@@ -72,7 +72,8 @@ class Dense(BackendBound):
         self._add_penalty_gradient(self.dweights, self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2)
         self._add_penalty_gradient(self.dbiases, self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)
         if self.needs_input_gradient:
-            self.dinputs = backend.dot(dvalues, self.weights.T)
+            dinputs = self._step_array("dinputs", (dvalues.shape[0], self.n_inputs))
+            self.dinputs = backend.dot(dvalues, self.weights.T, out=dinputs)
 
     def _add_penalty_gradient(self, grad: Any, param: Any, l1: float, l2: float) -> None:
         """Adds the book's L1 (sign, with sign(0) = +1) and L2 (2·λ·w) penalty gradients, in place."""

@@ -193,7 +193,7 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
         y_true = self.loss.targets(y_true, dvalues)
         if y_true.ndim == 2:
             y_true = backend.xp.argmax(y_true, axis=1)
-        self.dinputs = backend.softmax_cce_backward(dvalues, y_true)
+        self.dinputs = backend.softmax_cce_backward(dvalues, y_true, out=self._step_array("dinputs", dvalues.shape))
 
 
 class BinaryCrossentropy(Loss):

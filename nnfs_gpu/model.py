@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ._bound import reusing_step_arrays
 from .accuracy import Accuracy
 from .activations import Softmax
 from .backends import Backend, get_backend, use_backend
@@ -259,7 +260,8 @@ class Model:
         if validation is not None:
             history.update(val_loss=[], val_accuracy=[])
         shows = verbose and (parallel is None or parallel.is_root)
-        with make_reporter(shows, progress, epochs * len(batches)) as report:
+        step_objects = [*self.layers, self.softmax_classifier_output or self.loss]
+        with make_reporter(shows, progress, epochs * len(batches)) as report, reusing_step_arrays(step_objects):
             for epoch in range(1, epochs + 1):
                 report.epoch(epoch, epochs)
                 self.loss.new_pass()

@@ -48,8 +48,10 @@ def chapter9_pass() -> dict[str, np.ndarray]:
         "acc": accuracy,
         "dense1.dweights": host(dense1.dweights),
         "dense1.dbiases": host(dense1.dbiases),
+        "dense1.dvalues": host(activation1.dinputs),
         "dense2.dweights": host(dense2.dweights),
         "dense2.dbiases": host(dense2.dbiases),
+        "dense2.dvalues": host(loss_activation.dinputs),
     }
 
 
@@ -64,9 +66,17 @@ def test_chapter9_printout_in_book_precision_is_exact(backend_name):
 
 
 def test_chapter9_printout_in_default_precision(backend):
+    """Within rtol=1e-5, except the bias gradients: each is a sum of 300 float32 terms that nearly
+    cancel (about 1e-5 from terms of about 1e-3), so any summation order other than the book's
+    moves it by up to the float32 bound for such a sum, ``(n - 1) · 2⁻²⁴ · Σ|term|``."""
     result = chapter9_pass()
     for key, expected in CH9.items():
-        np.testing.assert_allclose(result[key], expected, **BOOK_DEFAULT_PRECISION_TOLERANCE, err_msg=key)
+        if key.endswith("dbiases"):
+            terms = result[key.replace("dbiases", "dvalues")]
+            bound = (len(terms) - 1) * 2.0**-24 * np.abs(terms).sum(axis=0, dtype=np.float64)
+            assert np.all(np.abs(result[key] - np.asarray(expected)) <= bound), (key, result[key], expected, bound)
+        else:
+            np.testing.assert_allclose(result[key], expected, **BOOK_DEFAULT_PRECISION_TOLERANCE, err_msg=key)
 
 
 def test_first_weights_after_spiral_data_match_the_book(backend):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import nnfs_gpu
 from nnfs_gpu import Backend
 from support import host
 
@@ -58,6 +59,45 @@ def test_softmax_for_few_and_many_classes(backend, arrays, classes):
     assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 
+def test_pick(backend, arrays, rng):
+    values, labels = arrays(257, 10), backend.asarray(rng.integers(0, 10, 257).astype("uint8"))
+    assert_same(backend.pick(values, labels), Backend.pick(backend, values, labels), backend)
+
+
+@pytest.mark.parametrize("op", ["relu", "softmax", "relu_backward", "softmax_cce_backward"])
+def test_results_are_written_into_out(backend, arrays, rng, op):
+    """``out=`` (the arrays a training step reuses) gives the same numbers as a fresh result, on
+    the fast path and the generic one, and returns ``out`` itself."""
+    first = Backend.softmax(backend, arrays(257, 10)) if op == "softmax_cce_backward" else arrays(257, 10)
+    second = backend.asarray(rng.integers(0, 10, 257)) if op == "softmax_cce_backward" else arrays(257, 10)
+    arguments = (first,) if op in ("relu", "softmax") else (first, second)
+    for implementation in (getattr(backend, op), getattr(Backend, op).__get__(backend)):
+        out = backend.empty((257, 10))
+        assert implementation(*arguments, out=out) is out
+        assert_same(out, implementation(*arguments), backend)
+
+
+def test_sum_rows_is_the_column_sum_within_float32_rounding(backend, arrays):
+    """Any summation order is within ``(n - 1) · 2⁻²⁴ · Σ|x|`` of the exact sum."""
+    x = arrays(300, 7)
+    values = host(x).astype(np.float64)
+    bound = (len(values) - 1) * 2.0**-24 * np.abs(values).sum(axis=0)
+    total = backend.sum_rows(x)
+    assert tuple(total.shape) == (1, 7)
+    assert np.all(np.abs(host(total)[0] - values.sum(axis=0)) <= bound)
+    earlier = backend.zeros((1, 7))
+    assert backend.sum_rows(x, out=earlier) is earlier
+    np.testing.assert_array_equal(host(earlier), host(total))
+
+
+@pytest.mark.parametrize("name", ["numpy", "strict"])
+def test_sum_rows_in_book_precision_is_numpys_sum(name, rng):
+    x = rng.standard_normal((300, 7)).astype(np.float32)
+    with nnfs_gpu.use_backend(name, precision="book") as backend:
+        total = host(backend.sum_rows(backend.asarray(x)))
+    np.testing.assert_array_equal(total, np.sum(x, axis=0, keepdims=True))
+
+
 def test_dot_into_an_earlier_result(backend, arrays):
     a, b = arrays(64, 33), arrays(33, 17)
     earlier = backend.dot(a, b)
@@ -75,10 +115,11 @@ UPDATES = {
 }
 
 
-@pytest.mark.parametrize("shape", [(40, 30), (1 << 20,)], ids=["small", "large-flat"])
+@pytest.mark.parametrize("shape", [(40, 30), (1 << 20,), (1031, 1024)], ids=["small", "large-flat", "large-rows"])
 @pytest.mark.parametrize("op", UPDATES)
 def test_optimizer_updates(backend, arrays, op, shape):
-    """Large flat buffers (the Model's) take NumPy's threaded row-block path."""
+    """Large arrays (the Model's flat buffers, a book-style loop's weights) take NumPy's blocked,
+    threaded path, the last block shorter than the others."""
     states, hyperparameters = UPDATES[op]
     grads = [arrays(*shape) for _ in range(2)]
     start = [arrays(*shape)] + [arrays(*shape, low=0.0) for _ in range(states)]

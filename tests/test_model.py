@@ -90,6 +90,48 @@ def test_training_is_the_same_on_numpy_and_strict(spiral):
     assert histories[0] == histories[1]
 
 
+def test_reusing_step_arrays_leaves_the_numbers_unchanged(spiral, monkeypatch):
+    """NumPy's steps write into the arrays of the step before; without that, the same run."""
+    X, y, X_val, y_val = spiral
+    runs = []
+    for reuse in (True, False):
+        monkeypatch.setattr(nnfs_gpu.backends.NumpyBackend, "reuses_step_arrays", reuse)
+        with nnfs_gpu.use_backend("numpy"):
+            np.random.seed(3)
+            model = spiral_classifier(dropout=0.1)
+            history = model.train(X, y, epochs=3, batch_size=64, validation_data=(X_val, y_val), verbose=False)
+            runs.append((history, [host(array).copy() for pair in model.get_parameters() for array in pair]))
+    assert runs[0][0] == runs[1][0]
+    for reused, fresh in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(reused, fresh)
+
+
+def test_step_arrays_are_reused_only_while_training(backend, rng):
+    from nnfs_gpu._bound import reusing_step_arrays
+
+    relu = ReLU()
+    first, second = backend.asfloat(rng.standard_normal((50, 4))), backend.asfloat(rng.standard_normal((50, 4)))
+    with reusing_step_arrays([relu]):
+        relu.forward(first)
+        earlier = relu.output
+        relu.forward(second)
+        assert (relu.output is earlier) == backend.reuses_step_arrays
+        np.testing.assert_array_equal(host(relu.output), np.maximum(host(second), 0))
+    relu.forward(first)
+    assert relu.output is not earlier
+
+
+def test_arrays_read_after_training_keep_their_values(spiral):
+    X, y, _, _ = spiral
+    with nnfs_gpu.use_backend("numpy"):
+        model = spiral_classifier()
+        model.train(X, y, epochs=1, verbose=False)
+        output = model.layers[0].output
+        kept = output.copy()
+        model.train(X, y, epochs=2, verbose=False)
+    np.testing.assert_array_equal(output, kept)
+
+
 def test_float32_training_follows_float64(backend_name, spiral):
     X, y, _, _ = spiral
     histories = []

@@ -43,6 +43,10 @@ class Backend:
     supports_views: ClassVar[bool] = False
     #: the array library this backend's arrays come from, as ``array_origin`` reports it
     array_library: ClassVar[str] = ""
+    #: whether a training step should write activations and gradients into the arrays of the step
+    #: before (see ``BackendBound.step_array``): on the CPU a fresh large array costs page faults
+    #: every step; a GPU memory pool hands out freed blocks cheaply
+    reuses_step_arrays: ClassVar[bool] = False
 
     def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
         if dtype not in FLOAT_DTYPES:
@@ -129,6 +133,9 @@ class Backend:
     def zeros(self, shape: tuple[int, ...]) -> Any:
         return self.xp.zeros(shape, dtype=self.dtype, device=self.device)
 
+    def empty(self, shape: tuple[int, ...]) -> Any:
+        return self.xp.empty(shape, dtype=self.dtype, device=self.device)
+
     def copy(self, array: Any) -> Any:
         return self.xp.asarray(array, copy=True)
 
@@ -149,16 +156,26 @@ class Backend:
             result = self._in_float64(self.xp.matmul, a, b)
         else:
             result = self.xp.matmul(a, b)
-        return result if out is None else self._write(out, result)
+        return self._write(out, result)
 
     def _write(self, out: Any, result: Any) -> Any:
+        """``result`` copied into ``out`` (returned) when ``out`` is given, else ``result`` itself."""
+        if out is None:
+            return result
         out[...] = result
         return out
 
     def sum_rows(self, x: Any, out: Any = None) -> Any:
-        """The sum over the batch (axis 0) as one row, a Dense layer's bias gradient; into ``out`` when given."""
-        result = self.xp.sum(x, axis=0, keepdims=True)
-        return result if out is None else self._write(out, result)
+        """The sum over the batch (axis 0) as one row, a Dense layer's bias gradient; into ``out`` when given.
+
+        A row of ones times ``x``, so BLAS adds (NumPy's sum over axis 0 goes one row at a time and
+        is several times slower); book precision keeps the book's ``np.sum`` and its order.
+        """
+        xp = self.xp
+        if self.precision == "book":
+            return self._write(out, xp.sum(x, axis=0, keepdims=True))
+        ones = xp.ones((1, x.shape[0]), dtype=x.dtype, device=self.device)
+        return self._write(out, xp.matmul(ones, x))
 
     def exp(self, x: Any) -> Any:
         if self.precision == "book" and x.dtype != self.xp.float64:
@@ -171,18 +188,20 @@ class Backend:
         return self.xp.log(x)
 
     # -- hot composite ops (generic versions; a backend may override them) --------------------
+    # Those that take ``out`` write their result into it (an array of the result's shape and dtype
+    # that no argument shares memory with) and return it.
 
-    def relu(self, x: Any) -> Any:
-        return self.xp.maximum(x, 0.0)
+    def relu(self, x: Any, out: Any = None) -> Any:
+        return self._write(out, self.xp.maximum(x, 0.0))
 
-    def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
+    def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
         """Gradient of ReLU: ``dvalues`` where the input was positive, 0 elsewhere (0 at 0, as the book)."""
-        return self.xp.where(inputs > 0, dvalues, 0.0)
+        return self._write(out, self.xp.where(inputs > 0, dvalues, 0.0))
 
-    def softmax(self, x: Any) -> Any:
+    def softmax(self, x: Any, out: Any = None) -> Any:
         xp = self.xp
         exp_values = self.exp(x - xp.max(x, axis=1, keepdims=True))
-        return exp_values / xp.sum(exp_values, axis=1, keepdims=True)
+        return self._write(out, exp_values / xp.sum(exp_values, axis=1, keepdims=True))
 
     def softmax_backward(self, dvalues: Any, output: Any) -> Any:
         """Vectorized form of the book's per-sample Jacobian product ``(diag(s) - s sᵀ) · d``."""
@@ -201,11 +220,11 @@ class Backend:
         index = xp.expand_dims(xp.astype(labels, xp.int64), axis=1)
         return xp.take_along_axis(values, index, axis=1)[:, 0]
 
-    def softmax_cce_backward(self, softmax_output: Any, labels: Any) -> Any:
+    def softmax_cce_backward(self, softmax_output: Any, labels: Any, out: Any = None) -> Any:
         """Gradient of mean categorical cross-entropy w.r.t. the softmax's inputs: ``(s - onehot) / n``."""
         samples, classes = softmax_output.shape
         one_hot = self.one_hot(labels, classes, softmax_output.dtype)
-        return (softmax_output - one_hot) / samples
+        return self._write(out, (softmax_output - one_hot) / samples)
 
     # -- optimizer updates: in place on the parameter and its state, with the book's arithmetic ----
 

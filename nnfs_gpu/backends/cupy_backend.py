@@ -95,18 +95,19 @@ class CupyBackend(Backend):
         dtypes = {str(array.dtype) for array in arrays}
         return len(dtypes) == 1 and dtypes <= set(FUSED_DTYPES)
 
-    def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
+    def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
         if not self._fusable(dvalues, inputs):
-            return super().relu_backward(dvalues, inputs)
-        return kernel("relu_backward")(dvalues, inputs)
+            return super().relu_backward(dvalues, inputs, out)
+        outputs = () if out is None else (out,)  # an ElementwiseKernel allocates outputs left out
+        return kernel("relu_backward")(dvalues, inputs, *outputs)
 
-    def softmax_cce_backward(self, softmax_output: Any, labels: Any) -> Any:
+    def softmax_cce_backward(self, softmax_output: Any, labels: Any, out: Any = None) -> Any:
         if not self._fusable(softmax_output):
-            return super().softmax_cce_backward(softmax_output, labels)
+            return super().softmax_cce_backward(softmax_output, labels, out)
         import cupy
 
         samples, classes = softmax_output.shape
-        dinputs = cupy.empty_like(softmax_output)
+        dinputs = cupy.empty_like(softmax_output) if out is None else out
         scalar = softmax_output.dtype.type
         return kernel("softmax_cce_backward")(softmax_output, labels, classes, scalar(samples), dinputs)
 

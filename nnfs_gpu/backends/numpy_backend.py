@@ -31,8 +31,11 @@ SHORT_ROW_SUM = 7
 MANY_ROWS = 512
 
 
-#: element-wise updates of arrays at least this large run on row blocks in parallel threads
-PARALLEL_MIN_ELEMENTS = 1 << 20
+#: element-wise updates of arrays at least this large run block by block: the dozen passes of an
+#: optimizer update then stay within a block that fits in the cache instead of streaming the whole
+#: array through memory a dozen times, and the blocks are shared among threads
+BLOCKED_MIN_ELEMENTS = 1 << 20
+BLOCK_ELEMENTS = 1 << 18
 THREADS_VARIABLE = "NNFS_GPU_CPU_THREADS"
 
 
@@ -61,27 +64,37 @@ if hasattr(os, "register_at_fork"):  # a forked child inherits the pool but not 
     os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
-def _row_blocks(update: Callable) -> Callable:
-    """Runs an in-place element-wise update over row blocks of large arrays in parallel threads.
+def _in_blocks(update: Callable) -> Callable:
+    """Runs an in-place element-wise update of a large array over blocks of rows, in threads.
 
     NumPy releases the GIL inside its loops, so the cores share a memory-bound optimizer step; each
     element sees the same operations, so the numbers are the same. The leading array arguments are
-    split (their rows line up); the trailing scalars are passed to every block.
+    split (their rows line up); the trailing scalars are passed to every block. Each thread takes a
+    contiguous run of blocks (the calling thread the first).
     """
 
     @functools.wraps(update)
     def run(self: "NumpyBackend", *args: Any) -> None:
         count = next(index for index, arg in enumerate(args) if not isinstance(arg, np.ndarray))
         arrays, scalars = args[:count], args[count:]
-        rows = arrays[0].shape[0]
-        if WORKERS < 2 or arrays[0].size < PARALLEL_MIN_ELEMENTS or rows < WORKERS:
+        first = arrays[0]
+        if first.size < BLOCKED_MIN_ELEMENTS:
             return update(self, *args)
-        block = -(-rows // WORKERS)  # equal blocks (the last one shorter), so scratch shapes repeat
-        jobs = [
-            _pool().submit(update, self, *(array[start : start + block] for array in arrays), *scalars)
-            for start in range(0, rows, block)
-        ]
-        concurrent.futures.wait(jobs)  # every block finishes before an error reaches the caller
+        rows = first.shape[0]
+        block = max(1, BLOCK_ELEMENTS * rows // first.size)
+        starts = range(0, rows, block)
+        per_thread = -(-len(starts) // WORKERS)
+
+        def work(part: range) -> None:
+            for start in part:
+                update(self, *(array[start : start + block] for array in arrays), *scalars)
+
+        parts = [starts[index : index + per_thread] for index in range(0, len(starts), per_thread)]
+        jobs = [_pool().submit(work, part) for part in parts[1:]]
+        try:
+            work(parts[0])
+        finally:
+            concurrent.futures.wait(jobs)  # every block finishes before an error reaches the caller
         for job in jobs:
             job.result()
         return None
@@ -103,6 +116,7 @@ class NumpyBackend(Backend):
     name = "numpy"
     array_library = "numpy"
     supports_views = True
+    reuses_step_arrays = True
 
     def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
         super().__init__(dtype, precision)
@@ -140,32 +154,48 @@ class NumpyBackend(Backend):
         return super().dot(a, b, out)
 
     def sum_rows(self, x: Any, out: Any = None) -> Any:
-        return np.sum(x, axis=0, keepdims=True, out=out)
+        """With a cached row of ones, straight into ``out``."""
+        if self.precision == "book" or (out is not None and not out.flags.c_contiguous):
+            return super().sum_rows(x, out)
+        ones = self._cached("ones_rows", (x.shape[0], x.dtype), lambda: np.ones((1, x.shape[0]), dtype=x.dtype))
+        return np.matmul(ones, x, out=out)
 
-    def relu(self, x: Any) -> Any:
+    def relu(self, x: Any, out: Any = None) -> Any:
         """``max(x, 0)`` against a broadcast row of zeros: NumPy's scalar-operand loop is 2-3x slower."""
         zeros = self._cached("zero_rows", (x.shape[1:], x.dtype), lambda: np.zeros((1, *x.shape[1:]), dtype=x.dtype))
-        return np.maximum(x, zeros)
+        return np.maximum(x, zeros, out=out)
 
-    def relu_backward(self, dvalues: Any, inputs: Any) -> Any:
-        return dvalues * (inputs > 0)
+    def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
+        return np.multiply(dvalues, inputs > 0, out=out)
 
-    def softmax(self, x: Any) -> Any:
+    def softmax(self, x: Any, out: Any = None) -> Any:
         if self.precision == "book":
-            return super().softmax(x)
-        exp_values = np.subtract(x, _row_reduce(np.maximum, x, SHORT_ROW_MAX))
+            return super().softmax(x, out)
+        exp_values = np.subtract(x, _row_reduce(np.maximum, x, SHORT_ROW_MAX), out=out)
         np.exp(exp_values, out=exp_values)
         exp_values /= _row_reduce(np.add, exp_values, SHORT_ROW_SUM)
         return exp_values
 
-    def softmax_cce_backward(self, softmax_output: Any, labels: Any) -> Any:
-        samples = softmax_output.shape[0]
-        dinputs = softmax_output.copy()
-        dinputs[np.arange(samples), labels] -= 1
-        dinputs /= samples
-        return dinputs
+    def _flat_indices(self, labels: Any, rows: int, classes: int) -> Any:
+        """Where ``values[i, labels[i]]`` lies in ``values.reshape(-1)``: one gather instead of
+        fancy indexing over two axes (labels are range-checked on the host before they get here)."""
+        row_starts = self._cached("row_starts", (rows, classes), lambda: np.arange(0, rows * classes, classes))
+        return row_starts + labels
 
-    @_row_blocks
+    def pick(self, values: Any, labels: Any) -> Any:
+        rows, classes = values.shape
+        return np.take(values.reshape(-1), self._flat_indices(labels, rows, classes))
+
+    def softmax_cce_backward(self, softmax_output: Any, labels: Any, out: Any = None) -> Any:
+        samples, classes = softmax_output.shape
+        contiguous = out is not None and out.flags.c_contiguous
+        dinputs = out if contiguous else np.empty_like(softmax_output, order="C")
+        np.copyto(dinputs, softmax_output)
+        dinputs.reshape(-1)[self._flat_indices(labels, samples, classes)] -= 1
+        dinputs /= samples
+        return dinputs if out is None or contiguous else self._write(out, dinputs)
+
+    @_in_blocks
     def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
         step, _ = self._buffers(grad)
         momentums *= momentum
@@ -173,7 +203,7 @@ class NumpyBackend(Backend):
         momentums -= step
         param += momentums
 
-    @_row_blocks
+    @_in_blocks
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
         step, _ = self._buffers(grad)
         np.multiply(grad, learning_rate, out=step)
@@ -198,14 +228,14 @@ class NumpyBackend(Backend):
         numerator /= denominator
         param += numerator
 
-    @_row_blocks
+    @_in_blocks
     def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
         squared, _ = self._buffers(grad)
         np.multiply(grad, grad, out=squared)
         cache += squared
         self._apply(param, grad, cache, learning_rate, epsilon)
 
-    @_row_blocks
+    @_in_blocks
     def rmsprop_update(
         self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
     ) -> None:
@@ -216,7 +246,7 @@ class NumpyBackend(Backend):
         cache += squared
         self._apply(param, grad, cache, learning_rate, epsilon)
 
-    @_row_blocks
+    @_in_blocks
     def adam_update(
         self,
         param: Any,
