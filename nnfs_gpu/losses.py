@@ -52,11 +52,15 @@ class Loss(BackendBound):
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise ValueError("targets contain NaN or infinity; clean the data before training")
 
+    #: whether ``targets`` checks the values of host targets; a Model turns it off while it feeds
+    #: batches of targets it checked once up front
+    checks_target_values = True
+
     def targets(self, y: Any, predictions: Any) -> Any:
         """Targets on this backend, checked against ``predictions``: host targets fully (cheaply, on
         the host), device targets by shape and dtype only, so that nothing is read back."""
         samples, outputs = predictions.shape
-        if is_host(y):
+        if is_host(y) and self.checks_target_values:
             self.check_host_targets(np.asarray(y), samples, outputs)
         y = self.backend.asarray(y)
         self.check_device_targets(y, samples, outputs)

@@ -7,9 +7,10 @@ read back only when a line is printed or a pass ends.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -261,7 +262,11 @@ class Model:
             history.update(val_loss=[], val_accuracy=[])
         shows = verbose and (parallel is None or parallel.is_root)
         step_objects = [*self.layers, self.softmax_classifier_output or self.loss]
-        with make_reporter(shows, progress, epochs * len(batches)) as report, reusing_step_arrays(step_objects):
+        with (
+            make_reporter(shows, progress, epochs * len(batches)) as report,
+            reusing_step_arrays(step_objects),
+            self._targets_checked_up_front(),
+        ):
             for epoch in range(1, epochs + 1):
                 report.epoch(epoch, epochs)
                 self.loss.new_pass()
@@ -389,7 +394,21 @@ class Model:
             raise RuntimeError("evaluate needs an accuracy; call model.set(accuracy=...)")
         X_val, y_val = self._prepare(X_val, y_val)
         self.accuracy.init(y_val)
-        return self._evaluate(X_val, y_val, batch_size, make_reporter(verbose, progress=False))
+        with self._targets_checked_up_front():
+            return self._evaluate(X_val, y_val, batch_size, make_reporter(verbose, progress=False))
+
+    @contextlib.contextmanager
+    def _targets_checked_up_front(self) -> Iterator[None]:
+        """While the batches' targets are slices of targets ``_prepare`` checked, the losses check
+        each batch's shape only (not its values again, two reductions per batch and loss call)."""
+        losses = [self.loss] + ([self.softmax_classifier_output.loss] if self.softmax_classifier_output else [])
+        for loss in losses:
+            loss.checks_target_values = False
+        try:
+            yield
+        finally:
+            for loss in losses:
+                del loss.checks_target_values
 
     def _evaluate(self, X: Any, y: Any, batch_size: int | None, report: Reporter) -> tuple[float, float]:
         self.loss.new_pass()

@@ -53,9 +53,10 @@ def test_softmax_crossentropy_backward(backend, arrays, rng, label_dtype):
                 Backend.softmax_cce_backward(backend, probabilities, labels), backend)
 
 
-@pytest.mark.parametrize("classes", [3, 7, 8, 40])
-def test_softmax_for_few_and_many_classes(backend, arrays, classes):
-    logits = arrays(100, classes)
+@pytest.mark.parametrize("rows", [1, 100, 600])
+@pytest.mark.parametrize("classes", [1, 3, 7, 8, 40])
+def test_softmax_for_few_and_many_classes(backend, arrays, classes, rows):
+    logits = arrays(rows, classes)
     assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 

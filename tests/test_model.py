@@ -132,6 +132,18 @@ def test_arrays_read_after_training_keep_their_values(spiral):
     np.testing.assert_array_equal(output, kept)
 
 
+def test_the_loss_checks_label_values_again_after_training(backend, spiral):
+    """Training checks the labels once up front, then only batch shapes; afterwards the loss
+    checks whatever it is given again."""
+    X, y, _, _ = spiral
+    model = spiral_classifier()
+    model.train(X, y, epochs=1, batch_size=100, verbose=False)
+    bad = y.copy()
+    bad[0] = 3
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        model.loss.calculate(model.predict(X), bad)
+
+
 def test_float32_training_follows_float64(backend_name, spiral):
     X, y, _, _ = spiral
     histories = []

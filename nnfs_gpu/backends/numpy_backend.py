@@ -22,13 +22,12 @@ import numpy as np
 from .base import Backend
 
 
-#: rows up to this long are reduced column by column when there are many of them: NumPy's per-row
-#: reduction loop costs far more than the arithmetic for the few classes of a classifier. Sums stop
-#: below 8 columns, where NumPy switches from adding in order to pairwise summation, so the results
-#: stay bit for bit the same.
+#: rows up to this long are reduced over a transposed copy, a few long passes instead of NumPy's
+#: per-row reduction loop, which costs far more than the arithmetic for the few classes of a
+#: classifier. Sums stop below 8 columns, where NumPy switches from adding in order to pairwise
+#: summation, so the results stay bit for bit the same.
 SHORT_ROW_MAX = 32
 SHORT_ROW_SUM = 7
-MANY_ROWS = 512
 
 
 #: element-wise updates of arrays at least this large run block by block: the dozen passes of an
@@ -104,12 +103,9 @@ def _in_blocks(update: Callable) -> Callable:
 
 def _row_reduce(ufunc: np.ufunc, x: np.ndarray, short: int) -> np.ndarray:
     """``ufunc.reduce(x, axis=1, keepdims=True)``, the same numbers, faster for short rows."""
-    if x.shape[1] > short or x.shape[1] == 0 or x.shape[0] < MANY_ROWS:
+    if x.shape[1] > short or x.shape[1] == 0:
         return ufunc.reduce(x, axis=1, keepdims=True)
-    result = x[:, 0:1].copy()
-    for column in range(1, x.shape[1]):
-        ufunc(result, x[:, column : column + 1], out=result)
-    return result
+    return ufunc.reduce(np.ascontiguousarray(x.T), axis=0)[:, np.newaxis]
 
 
 class NumpyBackend(Backend):
