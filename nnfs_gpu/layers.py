@@ -54,7 +54,7 @@ class Dense(BackendBound):
             )
         self.inputs = inputs
         output = self.backend.dot(inputs, self.weights, out=self._step_array("output", (inputs.shape[0], self.n_neurons)))
-        output += self.biases
+        self.backend.add_bias(output, self.biases)
         self.output = output
 
     def backward(self, dvalues: Any) -> None:

@@ -60,20 +60,32 @@ def test_softmax_for_few_and_many_classes(backend, arrays, classes, rows):
     assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 
+@pytest.mark.parametrize("shape", [(3000, 3), (100, 64), (7, 200), (5, 4096)])
+def test_add_bias(backend, arrays, shape):
+    """Narrow rows take NumPy's tiled path, with rows left over when the tiles do not divide them."""
+    output, biases = arrays(*shape), arrays(1, shape[1])
+    fast, generic = backend.copy(output), backend.copy(output)
+    backend.add_bias(fast, biases)
+    Backend.add_bias(backend, generic, biases)
+    assert_same(fast, generic, backend)
+    np.testing.assert_array_equal(host(fast), host(output) + host(biases))
+
+
 def test_pick(backend, arrays, rng):
     values, labels = arrays(257, 10), backend.asarray(rng.integers(0, 10, 257).astype("uint8"))
     assert_same(backend.pick(values, labels), Backend.pick(backend, values, labels), backend)
 
 
+@pytest.mark.parametrize("classes", [3, 10])
 @pytest.mark.parametrize("op", ["relu", "softmax", "relu_backward", "softmax_cce_backward"])
-def test_results_are_written_into_out(backend, arrays, rng, op):
+def test_results_are_written_into_out(backend, arrays, rng, op, classes):
     """``out=`` (the arrays a training step reuses) gives the same numbers as a fresh result, on
     the fast path and the generic one, and returns ``out`` itself."""
-    first = Backend.softmax(backend, arrays(257, 10)) if op == "softmax_cce_backward" else arrays(257, 10)
-    second = backend.asarray(rng.integers(0, 10, 257)) if op == "softmax_cce_backward" else arrays(257, 10)
+    first = Backend.softmax(backend, arrays(257, classes)) if op == "softmax_cce_backward" else arrays(257, classes)
+    second = backend.asarray(rng.integers(0, classes, 257)) if op == "softmax_cce_backward" else arrays(257, classes)
     arguments = (first,) if op in ("relu", "softmax") else (first, second)
     for implementation in (getattr(backend, op), getattr(Backend, op).__get__(backend)):
-        out = backend.empty((257, 10))
+        out = backend.empty((257, classes))
         assert implementation(*arguments, out=out) is out
         assert_same(out, implementation(*arguments), backend)
 

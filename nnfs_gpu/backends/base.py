@@ -177,6 +177,10 @@ class Backend:
         ones = xp.ones((1, x.shape[0]), dtype=x.dtype, device=self.device)
         return self._write(out, xp.matmul(ones, x))
 
+    def add_bias(self, output: Any, biases: Any) -> None:
+        """Adds the row ``biases`` to every row of ``output``, in place (a Dense layer's forward)."""
+        output += biases
+
     def exp(self, x: Any) -> Any:
         if self.precision == "book" and x.dtype != self.xp.float64:
             return self._in_float64(self.xp.exp, x)

@@ -22,12 +22,14 @@ import numpy as np
 from .base import Backend
 
 
-#: rows up to this long are reduced over a transposed copy, a few long passes instead of NumPy's
-#: per-row reduction loop, which costs far more than the arithmetic for the few classes of a
-#: classifier. Sums stop below 8 columns, where NumPy switches from adding in order to pairwise
-#: summation, so the results stay bit for bit the same.
+#: rows up to this long are handled as a transposed copy: a few long passes instead of NumPy's
+#: per-row loop, which costs far more than the arithmetic for the few classes of a classifier. A
+#: softmax's row sum goes that way only below 8 columns, where NumPy's own sum still adds in order
+#: (pairwise summation starts at 8), so the results stay bit for bit the same.
 SHORT_ROW_MAX = 32
 SHORT_ROW_SUM = 7
+#: a bias row narrower than this is tiled to about this width before it is added, for the same reason
+TILED_BIAS_WIDTH = 1024
 
 
 #: element-wise updates of arrays at least this large run block by block: the dozen passes of an
@@ -101,11 +103,11 @@ def _in_blocks(update: Callable) -> Callable:
     return run
 
 
-def _row_reduce(ufunc: np.ufunc, x: np.ndarray, short: int) -> np.ndarray:
-    """``ufunc.reduce(x, axis=1, keepdims=True)``, the same numbers, faster for short rows."""
-    if x.shape[1] > short or x.shape[1] == 0:
-        return ufunc.reduce(x, axis=1, keepdims=True)
-    return ufunc.reduce(np.ascontiguousarray(x.T), axis=0)[:, np.newaxis]
+def _row_max(x: np.ndarray) -> np.ndarray:
+    """``np.max(x, axis=1, keepdims=True)``, short rows over a transposed copy."""
+    if x.shape[1] > SHORT_ROW_MAX or x.shape[1] == 0:
+        return np.maximum.reduce(x, axis=1, keepdims=True)
+    return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)[:, np.newaxis]
 
 
 class NumpyBackend(Backend):
@@ -164,13 +166,41 @@ class NumpyBackend(Backend):
     def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
         return np.multiply(dvalues, inputs > 0, out=out)
 
+    def add_bias(self, output: Any, biases: Any) -> None:
+        """Narrow rows get a tiled bias added over a wider view of ``output``: the same additions."""
+        rows, width = output.shape
+        repeats = TILED_BIAS_WIDTH // width if width else 0
+        if repeats < 2 or rows < repeats or not output.flags.c_contiguous:
+            output += biases
+            return
+        tiled = self._cached("tiled_biases", (repeats, width, output.dtype), lambda: np.empty((repeats, width), output.dtype))
+        np.copyto(tiled, biases)
+        whole = rows - rows % repeats
+        body = output[:whole].reshape(-1, repeats * width)
+        np.add(body, tiled.reshape(1, -1), out=body)
+        output[whole:] += biases
+
     def softmax(self, x: Any, out: Any = None) -> Any:
         if self.precision == "book":
             return super().softmax(x, out)
-        exp_values = np.subtract(x, _row_reduce(np.maximum, x, SHORT_ROW_MAX), out=out)
+        if 0 < x.shape[1] <= SHORT_ROW_SUM:
+            return self._softmax_of_short_rows(x, out)
+        exp_values = np.subtract(x, _row_max(x), out=out)
         np.exp(exp_values, out=exp_values)
-        exp_values /= _row_reduce(np.add, exp_values, SHORT_ROW_SUM)
+        exp_values /= np.add.reduce(exp_values, axis=1, keepdims=True)
         return exp_values
+
+    def _softmax_of_short_rows(self, x: Any, out: Any) -> Any:
+        """The whole softmax on the transposed rows (one long pass per class), then back."""
+        columns = self._cached("columns", (x.shape[::-1], x.dtype), lambda: np.empty(x.shape[::-1], x.dtype))
+        np.copyto(columns, x.T)
+        np.subtract(columns, np.maximum.reduce(columns, axis=0), out=columns)
+        np.exp(columns, out=columns)
+        columns /= np.add.reduce(columns, axis=0)
+        if out is None:
+            return np.ascontiguousarray(columns.T)
+        np.copyto(out, columns.T)
+        return out
 
     def _flat_indices(self, labels: Any, rows: int, classes: int) -> Any:
         """Where ``values[i, labels[i]]`` lies in ``values.reshape(-1)``: one gather instead of
