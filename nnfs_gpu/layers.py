@@ -83,6 +83,12 @@ class Dense(BackendBound):
         if l2 > 0:
             grad += 2 * l2 * param
 
+    @property
+    def has_penalty(self) -> bool:
+        """Whether any L1/L2 regularizer is set (without one the penalty is zero: nothing to compute)."""
+        return any(strength > 0 for strength in (self.weight_regularizer_l1, self.weight_regularizer_l2,
+                                                 self.bias_regularizer_l1, self.bias_regularizer_l2))
+
     def regularization_loss(self) -> Any:
         """The book's penalty for this layer, as a 0-d backend array."""
         xp = self.backend.xp
