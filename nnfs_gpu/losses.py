@@ -26,7 +26,7 @@ def clip(xp: Any, values: Any) -> Any:
     return xp.minimum(xp.maximum(values, CLIP), 1 - CLIP)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def is_integral(xp: Any, dtype: Any) -> bool:
     """``xp.isdtype(dtype, "integral")``, remembered: NumPy's takes microseconds, twice a step."""
     return xp.isdtype(dtype, "integral")

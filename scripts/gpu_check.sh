@@ -4,7 +4,8 @@
 # Needs Python with CuPy, NumPy and pytest; the other pure-Python packages come from ./wheels
 # (made beforehand, with network, by `make wheels`), so the machine needs no network.
 # Writes into OUT_DIR: environment.txt, pytest.log (the whole suite, the cupy parity cases included),
-# demo_cupy.log, bench-quick.log and bench-quick.json (benchmarks/run.py --quick), and summary.json.
+# demo_cupy.log, graph_capture.json (what CuPy can capture into a CUDA graph here), bench-quick.log
+# and bench-quick.json (benchmarks/run.py --quick), and summary.json.
 # Exits non-zero when a step fails or when the CuPy tests did not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,9 @@ NNFS_GPU_BACKEND=cupy "$PY" examples/ch10_sgd.py > "$OUT/demo_cupy.log" 2>&1 || 
 demo_s=$(( $(date +%s) - start ))
 head -n 1 "$OUT/demo_cupy.log"; tail -n 1 "$OUT/demo_cupy.log"
 
+"$PY" scripts/probe_graph_capture.py > "$OUT/graph_capture.json" 2> "$OUT/graph_capture.log" || status=1
+echo "graph capture probe: $OUT/graph_capture.json"
+
 start=$(date +%s)
 "$PY" benchmarks/run.py --quick --json "$OUT/bench-quick.json" > "$OUT/bench-quick.log" 2>&1 || status=1
 bench_s=$(( $(date +%s) - start ))
@@ -68,6 +72,11 @@ sed -n '/^ratios/,$p' "$OUT/bench-quick.log"
 "$PY" - "$OUT" "$status" "$tests_s" "$demo_s" "$bench_s" <<'PYEOF'
 import json, sys
 out, status, tests_s, demo_s, bench_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+def read_json(path):
+    try:
+        return json.load(open(path))
+    except Exception as error:  # a crashed probe leaves no JSON; say so instead of failing the summary
+        return f"unreadable: {error}"
 lines = open(f"{out}/pytest.log").read().strip().splitlines()
 summary = {
     "environment": dict(line.split(": ", 1) for line in open(f"{out}/environment.txt").read().splitlines() if ": " in line),
@@ -75,6 +84,7 @@ summary = {
     "pytest_seconds": tests_s,
     "demo_last_line": (open(f"{out}/demo_cupy.log").read().strip().splitlines() or [""])[-1],
     "demo_seconds": demo_s,
+    "graph_capture": read_json(f"{out}/graph_capture.json"),
     "bench_quick_seconds": bench_s,
     "ok": status == 0,
 }

@@ -21,7 +21,6 @@ import numpy as np
 
 from .base import Backend
 
-
 #: rows up to this long are handled as a transposed copy: a few long passes instead of NumPy's
 #: per-row loop, which costs far more than the arithmetic for the few classes of a classifier. A
 #: softmax's row sum goes that way only below 8 columns, where NumPy's own sum still adds in order
