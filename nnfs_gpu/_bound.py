@@ -46,11 +46,12 @@ def reusing_step_arrays(objects: Iterable[BackendBound]) -> Iterator[None]:
     step before, where their backend ``reuses_step_arrays``: a step has consumed its arrays when
     the next one starts. Afterwards each object keeps the arrays it holds, and later steps get new
     ones (so nothing read from a layer after training changes under the reader)."""
-    reusing = [obj for obj in objects if obj.backend.reuses_step_arrays]
-    for obj in reusing:
+    before = [(obj, obj._step_arrays) for obj in objects
+              if isinstance(obj, BackendBound) and obj.backend.reuses_step_arrays]
+    for obj, _ in before:
         obj._step_arrays = {}
     try:
         yield
     finally:
-        for obj in reusing:
-            obj._step_arrays = None
+        for obj, arrays in before:
+            obj._step_arrays = arrays

@@ -402,13 +402,14 @@ class Model:
         """While the batches' targets are slices of targets ``_prepare`` checked, the losses check
         each batch's shape only (not its values again, two reductions per batch and loss call)."""
         losses = [self.loss] + ([self.softmax_classifier_output.loss] if self.softmax_classifier_output else [])
+        before = [(loss, loss.checks_target_values) for loss in losses]
         for loss in losses:
             loss.checks_target_values = False
         try:
             yield
         finally:
-            for loss in losses:
-                del loss.checks_target_values
+            for loss, checked in before:
+                loss.checks_target_values = checked
 
     def _evaluate(self, X: Any, y: Any, batch_size: int | None, report: Reporter) -> tuple[float, float]:
         self.loss.new_pass()
