@@ -45,7 +45,7 @@ def test_softmax(backend, arrays):
     assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 
-@pytest.mark.parametrize("label_dtype", ["int64", "uint8"])
+@pytest.mark.parametrize("label_dtype", ["int64", "uint8", "uint64", "int32"])
 def test_softmax_crossentropy_backward(backend, arrays, rng, label_dtype):
     probabilities = Backend.softmax(backend, arrays(257, 10))
     labels = backend.asarray(rng.integers(0, 10, 257).astype(label_dtype))
@@ -71,9 +71,22 @@ def test_add_bias(backend, arrays, shape):
     np.testing.assert_array_equal(host(fast), host(output) + host(biases))
 
 
-def test_pick(backend, arrays, rng):
-    values, labels = arrays(257, 10), backend.asarray(rng.integers(0, 10, 257).astype("uint8"))
+@pytest.mark.parametrize("label_dtype", ["int64", "uint8", "uint64", "int32"])
+def test_pick(backend, arrays, rng, label_dtype):
+    values, labels = arrays(257, 10), backend.asarray(rng.integers(0, 10, 257).astype(label_dtype))
     assert_same(backend.pick(values, labels), Backend.pick(backend, values, labels), backend)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (1, 10), (5, 1), (5, 3)])
+def test_softmax_results_are_fresh_arrays(backend, arrays, shape):
+    """A softmax result keeps its values when the next call with the same shape runs, and the
+    input is left as it was (one row or one class make a transposed view contiguous)."""
+    first, second = arrays(*shape), arrays(*shape)
+    kept, first_before = host(backend.softmax(first)).copy(), host(first).copy()
+    earlier = backend.softmax(first)
+    backend.softmax(second)
+    np.testing.assert_array_equal(host(earlier), kept)
+    np.testing.assert_array_equal(host(first), first_before)
 
 
 @pytest.mark.parametrize("classes", [3, 10])
@@ -180,3 +193,16 @@ def test_a_bad_thread_count_warns_instead_of_failing_the_import():
     result = subprocess.run([sys.executable, "-c", "import nnfs_gpu"], env=env, capture_output=True, text=True)
     assert result.returncode == 0
     assert "NNFS_GPU_CPU_THREADS='auto' is not a whole number >= 1" in result.stderr
+
+
+def test_scratch_kept_per_thread_is_bounded(rng):
+    """Predicting on many batch sizes must not keep a scratch array for each size."""
+    from nnfs_gpu.backends.numpy_backend import CACHED_PER_KIND, NumpyBackend
+
+    backend = NumpyBackend()
+    for rows in range(1, 3 * CACHED_PER_KIND):
+        x = rng.standard_normal((rows, 3)).astype(np.float32)
+        np.testing.assert_allclose(backend.sum_rows(x), x.sum(axis=0, keepdims=True), rtol=1e-5, atol=1e-6)
+        backend.pick(x, np.zeros(rows, np.int64))
+    kept = backend._per_thread.__dict__
+    assert len(kept["ones_rows"]) == len(kept["row_starts"]) == CACHED_PER_KIND

@@ -121,6 +121,24 @@ def test_step_arrays_are_reused_only_while_training(backend, rng):
     assert relu.output is not earlier
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, None])
+def test_predict_in_batches_equals_predict_at_once(backend, spiral, batch_size):
+    X, y, _, _ = spiral
+    model = spiral_classifier()
+    model.train(X, y, epochs=2, verbose=False)
+    np.testing.assert_allclose(model.predict(X[:7], batch_size=batch_size), model.predict(X[:7]), rtol=1e-6, atol=1e-7)
+
+
+def test_labels_of_any_integer_dtype_train_the_same(spiral):
+    X, y, _, _ = spiral
+    histories = []
+    for dtype in ("int64", "uint8", "uint64", "int32"):
+        with nnfs_gpu.use_backend("numpy"):
+            np.random.seed(5)
+            histories.append(spiral_classifier().train(X, y.astype(dtype), epochs=3, verbose=False))
+    assert all(history == histories[0] for history in histories)
+
+
 def test_arrays_read_after_training_keep_their_values(spiral):
     X, y, _, _ = spiral
     with nnfs_gpu.use_backend("numpy"):

@@ -29,6 +29,8 @@ SHORT_ROW_MAX = 32
 SHORT_ROW_SUM = 7
 #: a bias row narrower than this is tiled to about this width before it is added, for the same reason
 TILED_BIAS_WIDTH = 1024
+#: how many shapes of each kind of scratch array a thread keeps
+CACHED_PER_KIND = 8
 
 
 #: element-wise updates of arrays at least this large run block by block: the dozen passes of an
@@ -134,9 +136,13 @@ class NumpyBackend(Backend):
         return isinstance(array, np.ndarray)
 
     def _cached(self, kind: str, key: tuple, make: Any) -> Any:
-        """This thread's cached ``make()`` for ``key`` (scratch buffers, zero rows)."""
+        """This thread's cached ``make()`` for ``key`` (scratch buffers, rows of zeros or ones), the
+        last CACHED_PER_KIND keys of each kind: a training run uses two or three batch shapes, and a
+        program that predicts on many sizes must not keep a buffer for each."""
         cache = self._per_thread.__dict__.setdefault(kind, {})
         if key not in cache:
+            if len(cache) >= CACHED_PER_KIND:
+                del cache[next(iter(cache))]
             cache[key] = make()
         return cache[key]
 
@@ -191,13 +197,12 @@ class NumpyBackend(Backend):
 
     def _softmax_of_short_rows(self, x: Any, out: Any) -> Any:
         """The whole softmax on the transposed rows (one long pass per class), then back."""
-        columns = self._cached("columns", (x.shape[::-1], x.dtype), lambda: np.empty(x.shape[::-1], x.dtype))
-        np.copyto(columns, x.T)
+        columns = x.T.copy()  # always a copy: for one row or one class x.T is contiguous already
         np.subtract(columns, np.maximum.reduce(columns, axis=0), out=columns)
         np.exp(columns, out=columns)
         columns /= np.add.reduce(columns, axis=0)
         if out is None:
-            return np.ascontiguousarray(columns.T)
+            return columns.T.copy()
         np.copyto(out, columns.T)
         return out
 
@@ -205,7 +210,7 @@ class NumpyBackend(Backend):
         """Where ``values[i, labels[i]]`` lies in ``values.reshape(-1)``: one gather instead of
         fancy indexing over two axes (labels are range-checked on the host before they get here)."""
         row_starts = self._cached("row_starts", (rows, classes), lambda: np.arange(0, rows * classes, classes))
-        return row_starts + labels
+        return row_starts + labels.astype(np.intp, copy=False)  # uint64 + int64 would give float64
 
     def pick(self, values: Any, labels: Any) -> Any:
         rows, classes = values.shape
