@@ -197,12 +197,12 @@ def test_a_bad_thread_count_warns_instead_of_failing_the_import():
 
 def test_scratch_kept_per_thread_is_bounded(rng):
     """Predicting on many batch sizes must not keep a scratch array for each size."""
-    from nnfs_gpu.backends.numpy_backend import CACHED_PER_KIND, NumpyBackend
+    from nnfs_gpu.backends.numpy_backend import CACHED_BATCH_SHAPES, NumpyBackend
 
     backend = NumpyBackend()
-    for rows in range(1, 3 * CACHED_PER_KIND):
+    for rows in range(1, 3 * CACHED_BATCH_SHAPES):
         x = rng.standard_normal((rows, 3)).astype(np.float32)
         np.testing.assert_allclose(backend.sum_rows(x), x.sum(axis=0, keepdims=True), rtol=1e-5, atol=1e-6)
         backend.pick(x, np.zeros(rows, np.int64))
     kept = backend._per_thread.__dict__
-    assert len(kept["ones_rows"]) == len(kept["row_starts"]) == CACHED_PER_KIND
+    assert len(kept["ones_rows"]) == len(kept["row_starts"]) == CACHED_BATCH_SHAPES

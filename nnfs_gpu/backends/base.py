@@ -44,7 +44,7 @@ class Backend:
     #: the array library this backend's arrays come from, as ``array_origin`` reports it
     array_library: ClassVar[str] = ""
     #: whether a training step should write activations and gradients into the arrays of the step
-    #: before (see ``BackendBound.step_array``): on the CPU a fresh large array costs page faults
+    #: before (see ``BackendBound._step_array``): on the CPU a fresh large array costs page faults
     #: every step; a GPU memory pool hands out freed blocks cheaply
     reuses_step_arrays: ClassVar[bool] = False
 

@@ -29,8 +29,11 @@ SHORT_ROW_MAX = 32
 SHORT_ROW_SUM = 7
 #: a bias row narrower than this is tiled to about this width before it is added, for the same reason
 TILED_BIAS_WIDTH = 1024
-#: how many shapes of each kind of scratch array a thread keeps
-CACHED_PER_KIND = 8
+#: how many shapes of each kind of scratch array a thread keeps: those keyed by a batch size (a
+#: training run has two or three, a program predicting on many sizes must not keep one for each),
+#: and the others, keyed by a parameter's or a layer's shape (one per shape a model has)
+CACHED_BATCH_SHAPES = 8
+CACHED_OTHER_SHAPES = 64
 
 
 #: element-wise updates of arrays at least this large run block by block: the dozen passes of an
@@ -135,13 +138,12 @@ class NumpyBackend(Backend):
     def owns(self, array: Any) -> bool:
         return isinstance(array, np.ndarray)
 
-    def _cached(self, kind: str, key: tuple, make: Any) -> Any:
-        """This thread's cached ``make()`` for ``key`` (scratch buffers, rows of zeros or ones), the
-        last CACHED_PER_KIND keys of each kind: a training run uses two or three batch shapes, and a
-        program that predicts on many sizes must not keep a buffer for each."""
+    def _cached(self, kind: str, key: tuple, make: Any, keep: int = CACHED_OTHER_SHAPES) -> Any:
+        """This thread's cached ``make()`` for ``key`` (scratch buffers, rows of zeros or ones); the
+        last ``keep`` keys of each kind stay."""
         cache = self._per_thread.__dict__.setdefault(kind, {})
         if key not in cache:
-            if len(cache) >= CACHED_PER_KIND:
+            if len(cache) >= keep:
                 del cache[next(iter(cache))]
             cache[key] = make()
         return cache[key]
@@ -160,7 +162,8 @@ class NumpyBackend(Backend):
         """With a cached row of ones, straight into ``out``."""
         if self.precision == "book" or (out is not None and not out.flags.c_contiguous):
             return super().sum_rows(x, out)
-        ones = self._cached("ones_rows", (x.shape[0], x.dtype), lambda: np.ones((1, x.shape[0]), dtype=x.dtype))
+        ones = self._cached("ones_rows", (x.shape[0], x.dtype), lambda: np.ones((1, x.shape[0]), dtype=x.dtype),
+                            keep=CACHED_BATCH_SHAPES)
         return np.matmul(ones, x, out=out)
 
     def relu(self, x: Any, out: Any = None) -> Any:
@@ -209,7 +212,8 @@ class NumpyBackend(Backend):
     def _flat_indices(self, labels: Any, rows: int, classes: int) -> Any:
         """Where ``values[i, labels[i]]`` lies in ``values.reshape(-1)``: one gather instead of
         fancy indexing over two axes (labels are range-checked on the host before they get here)."""
-        row_starts = self._cached("row_starts", (rows, classes), lambda: np.arange(0, rows * classes, classes))
+        row_starts = self._cached("row_starts", (rows, classes), lambda: np.arange(0, rows * classes, classes),
+                                  keep=CACHED_BATCH_SHAPES)
         return row_starts + labels.astype(np.intp, copy=False)  # uint64 + int64 would give float64
 
     def pick(self, values: Any, labels: Any) -> Any:
