@@ -35,6 +35,19 @@ def test_relu(backend, arrays):
     assert_same(backend.relu(inputs), Backend.relu(backend, inputs), backend)  # the cached zeros stay zeros
 
 
+@pytest.mark.parametrize("shape", [(3000, 3), (100, 64), (7, 200), (5, 4096), (64, 20)])
+def test_relu_over_tiled_rows(backend, arrays, shape):
+    """Narrow rows take NumPy's tiled path (rows left over when the tiles do not divide them);
+    a strided input or output takes the plain one."""
+    x = arrays(*shape)
+    assert_same(backend.relu(x), Backend.relu(backend, x), backend)
+    strided = arrays(shape[0], 2 * shape[1])[:, ::2]
+    assert_same(backend.relu(strided), Backend.relu(backend, strided), backend)
+    out = backend.empty((shape[0], 2 * shape[1]))[:, ::2]
+    assert backend.relu(x, out=out) is out
+    assert_same(out, Backend.relu(backend, x), backend)
+
+
 def test_relu_backward(backend, arrays):
     dvalues, inputs = arrays(300, 70), arrays(300, 70)
     assert_same(backend.relu_backward(dvalues, inputs), Backend.relu_backward(backend, dvalues, inputs), backend)

@@ -27,8 +27,9 @@ from .base import Backend
 #: (pairwise summation starts at 8), so the results stay bit for bit the same.
 SHORT_ROW_MAX = 32
 SHORT_ROW_SUM = 7
-#: a bias row narrower than this is tiled to about this width before it is added, for the same reason
-TILED_BIAS_WIDTH = 1024
+#: a row (a bias, ReLU's zeros) narrower than this is tiled to about this width before it is
+#: broadcast over a batch, for the same reason
+TILED_ROW_WIDTH = 1024
 #: how many shapes of each kind of scratch array a thread keeps: those keyed by a batch size (a
 #: training run has two or three, a program predicting on many sizes must not keep one for each),
 #: and the others, keyed by a parameter's or a layer's shape (one per shape a model has)
@@ -166,27 +167,33 @@ class NumpyBackend(Backend):
                             keep=CACHED_BATCH_SHAPES)
         return np.matmul(ones, x, out=out)
 
+    def _with_row(self, ufunc: np.ufunc, x: Any, row: Any, out: Any) -> Any:
+        """``ufunc(x, row, out=out)`` for one row broadcast over every row of ``x``. Rows narrower
+        than TILED_ROW_WIDTH go over a wider view with the row tiled, since NumPy's inner loop would
+        otherwise run once per short row: the same operation on every element."""
+        rows, width = x.shape
+        repeats = TILED_ROW_WIDTH // width if width else 0
+        if repeats < 2 or rows < repeats or not x.flags.c_contiguous or not (out is None or out.flags.c_contiguous):
+            return ufunc(x, row, out=out)
+        out = np.empty_like(x) if out is None else out
+        tiled = self._cached("tiled_rows", (repeats, width, x.dtype), lambda: np.empty((repeats, width), x.dtype))
+        np.copyto(tiled, row)
+        whole = rows - rows % repeats
+        wide = (-1, repeats * width)
+        ufunc(x[:whole].reshape(wide), tiled.reshape(1, -1), out=out[:whole].reshape(wide))
+        ufunc(x[whole:], row, out=out[whole:])
+        return out
+
     def relu(self, x: Any, out: Any = None) -> Any:
-        """``max(x, 0)`` against a broadcast row of zeros: NumPy's scalar-operand loop is 2-3x slower."""
+        """``max(x, 0)`` against a row of zeros: NumPy's scalar-operand loop is 2-3x slower."""
         zeros = self._cached("zero_rows", (x.shape[1:], x.dtype), lambda: np.zeros((1, *x.shape[1:]), dtype=x.dtype))
-        return np.maximum(x, zeros, out=out)
+        return self._with_row(np.maximum, x, zeros, out)
 
     def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
         return np.multiply(dvalues, inputs > 0, out=out)
 
     def add_bias(self, output: Any, biases: Any) -> None:
-        """Narrow rows get a tiled bias added over a wider view of ``output``: the same additions."""
-        rows, width = output.shape
-        repeats = TILED_BIAS_WIDTH // width if width else 0
-        if repeats < 2 or rows < repeats or not output.flags.c_contiguous:
-            output += biases
-            return
-        tiled = self._cached("tiled_biases", (repeats, width, output.dtype), lambda: np.empty((repeats, width), output.dtype))
-        np.copyto(tiled, biases)
-        whole = rows - rows % repeats
-        body = output[:whole].reshape(-1, repeats * width)
-        np.add(body, tiled.reshape(1, -1), out=body)
-        output[whole:] += biases
+        self._with_row(np.add, output, biases, output)
 
     def softmax(self, x: Any, out: Any = None) -> Any:
         if self.precision == "book":
