@@ -129,9 +129,13 @@ def test_first_lines_match_the_books_printout() -> None:
 
 
 def test_regression_accuracy_rises_with_training() -> None:
+    """The trained network's pass over the test data (its last line) scores far above the untrained
+    one. Not the last training line: after 300 epochs the regression accuracy of a single epoch
+    still jumps between 0.1 and 0.8 with the BLAS kernel's rounding (OpenBLAS picks it by CPU)."""
     lines = run_example("ch17_regression.py", "--epochs", 301)
-    accuracies = [float(match.group(2)) for match in matches(EPOCH_LINE, lines)]
-    assert accuracies[-1] > accuracies[0] + 0.3, accuracies
+    first_accuracy = float(matches(EPOCH_LINE, lines)[0].group(2))
+    tested_accuracy, _ = accuracy_and_loss(matches(VALIDATION_LINE, lines)[-1])
+    assert tested_accuracy > first_accuracy + 0.3, lines
 
 
 def test_dropout_example_runs_unchanged_on_the_strict_array_api_backend() -> None:
