@@ -22,7 +22,7 @@ from .activations import Linear as Activation_Linear
 from .activations import ReLU as Activation_ReLU
 from .activations import Sigmoid as Activation_Sigmoid
 from .activations import Softmax as Activation_Softmax
-from .backends import array_origin, to_numpy
+from .backends import is_host, to_numpy
 from .layers import Dense as Layer_Dense
 from .layers import Dropout as Layer_Dropout
 from .layers import Input as Layer_Input
@@ -65,9 +65,7 @@ __all__ = [
 
 
 def _to_host(value: Any) -> Any:
-    if array_origin(value) in ("numpy", "builtins"):
-        return value
-    return to_numpy(value)
+    return value if is_host(value) else to_numpy(value)
 
 
 class _HostNumpy:

@@ -226,3 +226,37 @@ def test_every_backend_implements_the_same_interface(backend_class):
     assert set(ours) == set(base)
     for name, signature in base.items():
         assert ours[name] == signature, name
+
+
+def test_book_precision_is_a_layer_over_any_backend_class(backend_name, rng):
+    """precision='book' gives the same backend class with the book's dot, exp, log, row sums and
+    softmax layered over it; the class below keeps its fast paths and never asks for the precision."""
+    from nnfs_gpu.backends.precision import BookPrecision
+
+    with nnfs_gpu.use_backend(backend_name) as plain, nnfs_gpu.use_backend(backend_name, precision="book") as book:
+        assert isinstance(book, type(plain)) and isinstance(book, BookPrecision)
+        assert (plain.precision, book.precision) == ("default", "book")
+        a, b = rng.standard_normal((40, 30)).astype(np.float32), rng.standard_normal((30, 20)).astype(np.float32)
+        in_float64 = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32)
+        np.testing.assert_array_equal(host(book.dot(book.asarray(a), book.asarray(b))), in_float64)
+        np.testing.assert_array_equal(host(book.exp(book.asarray(a))), np.exp(a.astype(np.float64)).astype(np.float32))
+        np.testing.assert_array_equal(host(book.sum_rows(book.asarray(a))), np.sum(a, axis=0, keepdims=True))
+
+
+def test_a_backend_class_refuses_another_precision_and_says_how():
+    with pytest.raises(ValueError, match=r"set_backend\(name, precision='book'\)"):
+        NumpyBackend(precision="book")
+
+
+def test_one_place_resolves_a_backend_name(monkeypatch, fresh_selection):
+    from nnfs_gpu.backends import chosen_name, create_backend, requested_name
+
+    monkeypatch.delenv("NNFS_GPU_BACKEND", raising=False)
+    assert requested_name() == "auto" and requested_name("strict") == "strict"
+    assert chosen_name() == ("cupy" if nnfs_gpu.available_backends()["cupy"].available else "numpy")
+    monkeypatch.setenv("NNFS_GPU_BACKEND", "strict")
+    assert requested_name() == chosen_name() == "strict" and requested_name("numpy") == "numpy"
+    with nnfs_gpu.use_backend("numpy") as current:
+        made = create_backend("strict", dtype="float64")
+        assert made.name == "strict" and made.dtype_name == "float64"
+        assert nnfs_gpu.get_backend() is current  # making a backend does not select it

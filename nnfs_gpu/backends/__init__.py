@@ -16,9 +16,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .base import Backend, BackendUnavailableError, ForeignArrayError, array_origin
+from .base import Backend, BackendUnavailableError, ForeignArrayError, array_origin, is_host
 from .cupy_backend import CupyBackend
 from .numpy_backend import NumpyBackend
+from .precision import with_book_precision
 from .strict_backend import StrictBackend
 
 __all__ = [
@@ -28,8 +29,12 @@ __all__ = [
     "ForeignArrayError",
     "ENV_VAR",
     "available_backends",
+    "chosen_name",
+    "create_backend",
     "get_backend",
+    "is_host",
     "register_backend",
+    "requested_name",
     "set_backend",
     "to_numpy",
     "use_backend",
@@ -89,7 +94,25 @@ def _known_names() -> str:
     return ", ".join(repr(name) for name in [AUTO, *_registry])
 
 
-def _create(name: str | Backend, options: dict[str, Any]) -> Backend:
+def requested_name(name: str | None = None) -> str:
+    """The backend a command asks for: ``name`` when given, else ``NNFS_GPU_BACKEND``, else 'auto'."""
+    return name or os.environ.get(ENV_VAR, "").strip() or AUTO
+
+
+def _auto_choice() -> tuple[str, str | None]:
+    """What 'auto' takes here, and why it is not CuPy (None when it is)."""
+    reason = _unavailable_reason(_registry["cupy"])
+    return ("cupy", None) if reason is None else ("numpy", reason)
+
+
+def chosen_name(name: str | None = None) -> str:
+    """The registered backend that ``requested_name(name)`` comes to ('auto' resolved)."""
+    name = requested_name(name)
+    return _auto_choice()[0] if name == AUTO else name
+
+
+def create_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
+    """A backend of that name (or the instance itself), without making it current."""
     if isinstance(name, Backend):
         if options:
             raise ValueError("options apply to a backend name, not to a backend instance")
@@ -102,21 +125,28 @@ def _create(name: str | Backend, options: dict[str, Any]) -> Backend:
     reason = _unavailable_reason(factory)
     if reason is not None:
         raise BackendUnavailableError(f"backend {name!r} is not available: {reason}")
-    return factory(**options)
+    return _with_precision(factory, options)(**options)
+
+
+def _with_precision(factory: BackendFactory, options: dict[str, Any]) -> BackendFactory:
+    """The backend class with the book-precision layer over it when ``precision='book'`` is asked for."""
+    if options.get("precision") == "book" and isinstance(factory, type) and issubclass(factory, Backend):
+        return with_book_precision(factory)
+    return factory
 
 
 def _create_auto(options: dict[str, Any]) -> Backend:
-    reason = _unavailable_reason(_registry["cupy"])
+    name, reason = _auto_choice()
+    backend = _with_precision(_registry[name], options)(**options)
     if reason is None:
-        backend = _registry["cupy"](**options)
         logger.info("nnfs_gpu: backend 'auto' chose cupy: %s", backend.describe())
-        return backend
-    logger.warning(
-        "nnfs_gpu: backend 'auto' chose numpy (CPU): %s. Set %s=numpy to choose it explicitly.",
-        reason,
-        ENV_VAR,
-    )
-    return _registry["numpy"](**options)
+    else:
+        logger.warning(
+            "nnfs_gpu: backend 'auto' chose numpy (CPU): %s. Set %s=numpy to choose it explicitly.",
+            reason,
+            ENV_VAR,
+        )
+    return backend
 
 
 def set_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
@@ -127,7 +157,7 @@ def set_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
     ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
     """
     global _fallback
-    backend = _create(name, options)
+    backend = create_backend(name, **options)
     _fallback = backend
     _current.set(backend)
     return backend
@@ -140,14 +170,14 @@ def get_backend() -> Backend:
     if backend is not None:
         return backend
     if _fallback is None:
-        _fallback = _create(os.environ.get(ENV_VAR, AUTO).strip() or AUTO, {})
+        _fallback = create_backend(requested_name())
     return _fallback
 
 
 @contextlib.contextmanager
 def use_backend(name: str | Backend = AUTO, **options: Any) -> Iterator[Backend]:
     """Runs a block on another backend (a name or an instance); the previous one is restored afterwards, also on error."""
-    token = _current.set(_create(name, options))
+    token = _current.set(create_backend(name, **options))
     try:
         yield _current.get()
     finally:

@@ -29,12 +29,18 @@ def array_origin(array: Any) -> str:
     return type(array).__module__.split(".")[0]
 
 
+def is_host(data: Any) -> bool:
+    """Whether ``data`` lives on the host as NumPy arrays or Python numbers and lists: the one test
+    of which side of the host/device boundary a value is on."""
+    return array_origin(data) in ("numpy", "builtins")
+
+
 class Backend:
     """One array library on one device.
 
-    ``dtype`` is the float dtype of parameters and activations. ``precision="book"`` computes
-    ``dot``, ``exp`` and ``log`` in float64 and rounds to ``dtype``: that is what ``nnfs.init()``
-    does for ``dot`` and what reproduces the book's printed numbers digit for digit.
+    ``dtype`` is the float dtype of parameters and activations. ``set_backend(name,
+    precision="book")`` makes an instance of the class with the book's arithmetic layered over it
+    (``backends/precision.py``): the ops here and their fast overrides never test the precision.
     """
 
     name: ClassVar[str] = "base"
@@ -48,15 +54,22 @@ class Backend:
     #: every step; a GPU memory pool hands out freed blocks cheaply
     reuses_step_arrays: ClassVar[bool] = False
 
-    def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
+    #: 'default', or 'book' on a class with the book-precision layer
+    precision: ClassVar[str] = "default"
+
+    def __init__(self, dtype: str = "float32", precision: str | None = None) -> None:
         if dtype not in FLOAT_DTYPES:
             raise ValueError(f"dtype must be one of {FLOAT_DTYPES}, got {dtype!r}")
-        if precision not in PRECISIONS:
+        if precision not in (None, *PRECISIONS):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision not in (None, self.precision):
+            raise ValueError(
+                f"{type(self).__name__} computes in {self.precision!r} precision; for {precision!r} use "
+                f"set_backend(name, precision={precision!r}) (or nnfs_gpu.backends.precision.with_book_precision)"
+            )
         self.xp = self._load_namespace()
         self.device = self._default_device()
         self.dtype = getattr(self.xp, dtype)
-        self.precision = precision
 
     # -- what a subclass provides -------------------------------------------------------------
 
@@ -112,10 +125,9 @@ class Backend:
             if dtype is None or data.dtype == dtype:
                 return data
         else:
-            origin = array_origin(data)
-            if origin not in ("numpy", "builtins"):
+            if not is_host(data):
                 raise ForeignArrayError(
-                    f"got a {origin} array ({type(data).__name__}) but this object runs on the "
+                    f"got a {array_origin(data)} array ({type(data).__name__}) but this object runs on the "
                     f"'{self.name}' backend; bring it to the host first with "
                     f"nnfs_gpu.to_numpy(array), or create the object under the backend that owns the array"
                 )
@@ -126,7 +138,7 @@ class Backend:
         """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
         if self.owns(data):
             return data if data.dtype == self.dtype else self.xp.astype(data, self.dtype)
-        if array_origin(data) in ("numpy", "builtins"):  # cast on the host: fewer bytes to move
+        if is_host(data):  # cast on the host: fewer bytes to move
             return self.asarray(np.asarray(data).astype(self.dtype_name, copy=False))
         return self.asarray(data)  # another backend's array: refused, with both names
 
@@ -139,24 +151,12 @@ class Backend:
     def copy(self, array: Any) -> Any:
         return self.xp.asarray(array, copy=True)
 
-    # -- precision-aware math -----------------------------------------------------------------
-
-    def _in_float64(self, function: Any, *arrays: Any) -> Any:
-        xp = self.xp
-        result = function(*(xp.astype(a, xp.float64) for a in arrays))
-        return xp.astype(result, arrays[0].dtype)
+    # -- math that the book-precision layer computes its own way ----------------------------
 
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
-        """Matrix product; in book precision computed in float64 and rounded, as ``nnfs.init()`` does.
-
-        With ``out`` (an earlier result of the same product, possibly a view into a larger buffer)
-        the result is written into it and ``out`` is returned.
-        """
-        if self.precision == "book" and a.dtype != self.xp.float64:
-            result = self._in_float64(self.xp.matmul, a, b)
-        else:
-            result = self.xp.matmul(a, b)
-        return self._write(out, result)
+        """Matrix product; with ``out`` (an earlier result of the same product, possibly a view
+        into a larger buffer) the result is written into it and ``out`` is returned."""
+        return self._write(out, self.xp.matmul(a, b))
 
     def _write(self, out: Any, result: Any) -> Any:
         """``result`` copied into ``out`` (returned) when ``out`` is given, else ``result`` itself."""
@@ -169,11 +169,9 @@ class Backend:
         """The sum over the batch (axis 0) as one row, a Dense layer's bias gradient; into ``out`` when given.
 
         A row of ones times ``x``, so BLAS adds (NumPy's sum over axis 0 goes one row at a time and
-        is several times slower); book precision keeps the book's ``np.sum`` and its order.
+        is several times slower).
         """
         xp = self.xp
-        if self.precision == "book":
-            return self._write(out, xp.sum(x, axis=0, keepdims=True))
         ones = xp.ones((1, x.shape[0]), dtype=x.dtype, device=self.device)
         return self._write(out, xp.matmul(ones, x))
 
@@ -182,13 +180,9 @@ class Backend:
         output += biases
 
     def exp(self, x: Any) -> Any:
-        if self.precision == "book" and x.dtype != self.xp.float64:
-            return self._in_float64(self.xp.exp, x)
         return self.xp.exp(x)
 
     def log(self, x: Any) -> Any:
-        if self.precision == "book" and x.dtype != self.xp.float64:
-            return self._in_float64(self.xp.log, x)
         return self.xp.log(x)
 
     # -- hot composite ops (generic versions; a backend may override them) --------------------
@@ -247,26 +241,14 @@ class Backend:
         cache += grad**2
         param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
 
-    def rmsprop_update(
-        self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
-    ) -> None:
+    def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
         """``cache = rho * cache + (1 - rho) * grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
         cache *= rho
         cache += (1 - rho) * grad**2
         param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
 
-    def adam_update(
-        self,
-        param: Any,
-        grad: Any,
-        momentums: Any,
-        cache: Any,
-        learning_rate: float,
-        beta_1: float,
-        beta_2: float,
-        epsilon: float,
-        step: int,
-    ) -> None:
+    def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
+                    beta_2: float, epsilon: float, step: int) -> None:
         """Adam with bias correction for update number ``step`` (1 for the first update)."""
         momentums *= beta_1
         momentums += (1 - beta_1) * grad

@@ -78,7 +78,7 @@ class CupyBackend(Backend):
         return keep.astype(self.dtype) / keep_probability
 
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
-        if self.precision != "book" and out is not None and out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:
+        if out is not None and out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:
             import cupy
 
             return cupy.matmul(a, b, out=out)
@@ -128,26 +128,14 @@ class CupyBackend(Backend):
         scalar = param.dtype.type
         kernel("adagrad_update")(grad, scalar(learning_rate), scalar(epsilon), param, cache)
 
-    def rmsprop_update(
-        self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
-    ) -> None:
+    def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
         if not self._fusable(param, grad, cache):
             return super().rmsprop_update(param, grad, cache, learning_rate, rho, epsilon)
         scalar = param.dtype.type
         kernel("rmsprop_update")(grad, scalar(learning_rate), scalar(rho), scalar(1 - rho), scalar(epsilon), param, cache)
 
-    def adam_update(
-        self,
-        param: Any,
-        grad: Any,
-        momentums: Any,
-        cache: Any,
-        learning_rate: float,
-        beta_1: float,
-        beta_2: float,
-        epsilon: float,
-        step: int,
-    ) -> None:
+    def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
+                    beta_2: float, epsilon: float, step: int) -> None:
         if not self._fusable(param, grad, momentums, cache):
             return super().adam_update(param, grad, momentums, cache, learning_rate, beta_1, beta_2, epsilon, step)
         scalar = param.dtype.type

@@ -121,7 +121,7 @@ class NumpyBackend(Backend):
     supports_views = True
     reuses_step_arrays = True
 
-    def __init__(self, dtype: str = "float32", precision: str = "default") -> None:
+    def __init__(self, dtype: str = "float32", precision: str | None = None) -> None:
         super().__init__(dtype, precision)
         self._per_thread = threading.local()
 
@@ -155,13 +155,13 @@ class NumpyBackend(Backend):
 
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
         """Into ``out`` directly, no temporary (matmul: nnfs.init() replaces np.dot with a float64 round trip)."""
-        if self.precision != "book" and out is not None and out.dtype == np.result_type(a, b) and out.flags.c_contiguous:
+        if out is not None and out.dtype == np.result_type(a, b) and out.flags.c_contiguous:
             return np.matmul(a, b, out=out)
         return super().dot(a, b, out)
 
     def sum_rows(self, x: Any, out: Any = None) -> Any:
         """With a cached row of ones, straight into ``out``."""
-        if self.precision == "book" or (out is not None and not out.flags.c_contiguous):
+        if out is not None and not out.flags.c_contiguous:
             return super().sum_rows(x, out)
         ones = self._cached("ones_rows", (x.shape[0], x.dtype), lambda: np.ones((1, x.shape[0]), dtype=x.dtype),
                             keep=CACHED_BATCH_SHAPES)
@@ -196,8 +196,6 @@ class NumpyBackend(Backend):
         self._with_row(np.add, output, biases, output)
 
     def softmax(self, x: Any, out: Any = None) -> Any:
-        if self.precision == "book":
-            return super().softmax(x, out)
         if 0 < x.shape[1] <= SHORT_ROW_SUM:
             return self._softmax_of_short_rows(x, out)
         exp_values = np.subtract(x, _row_max(x), out=out)
@@ -277,9 +275,7 @@ class NumpyBackend(Backend):
         self._apply(param, grad, cache, learning_rate, epsilon)
 
     @_in_blocks
-    def rmsprop_update(
-        self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float
-    ) -> None:
+    def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
         squared, _ = self._buffers(grad)
         np.multiply(grad, grad, out=squared)
         squared *= 1 - rho
@@ -288,18 +284,8 @@ class NumpyBackend(Backend):
         self._apply(param, grad, cache, learning_rate, epsilon)
 
     @_in_blocks
-    def adam_update(
-        self,
-        param: Any,
-        grad: Any,
-        momentums: Any,
-        cache: Any,
-        learning_rate: float,
-        beta_1: float,
-        beta_2: float,
-        epsilon: float,
-        step: int,
-    ) -> None:
+    def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
+                    beta_2: float, epsilon: float, step: int) -> None:
         scaled, _ = self._buffers(grad)
         momentums *= beta_1
         np.multiply(grad, 1 - beta_1, out=scaled)
