@@ -14,8 +14,9 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,32 +39,39 @@ def _randn(samples: int, dtype: np.dtype) -> np.ndarray:
     return np.random.randn(samples).astype(dtype)
 
 
-def spiral_data(samples: int, classes: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
-    """``classes`` interleaved spiral arms of ``samples`` points each; labels in blocks 0…0, 1…1, …"""
+def _per_class(samples: int, classes: int, dtype: str, points: Callable[[int, int, np.dtype], Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``samples`` 2-D points for each class in turn, from ``points(class_number, samples, dtype)``,
+    with uint8 labels in blocks 0…0, 1…1, …"""
     float_dtype = _check(samples, classes, dtype)
     X = np.zeros((samples * classes, 2), dtype=float_dtype)
     y = np.zeros(samples * classes, dtype="uint8")
     for class_number in range(classes):
         rows = slice(samples * class_number, samples * (class_number + 1))
-        r = np.linspace(0.0, 1, samples)
-        t = np.linspace(class_number * 4, (class_number + 1) * 4, samples) + _randn(samples, float_dtype) * 0.2
-        X[rows] = np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
+        X[rows] = points(class_number, samples, float_dtype)
         y[rows] = class_number
     return X, y
+
+
+def _spiral_arm(class_number: int, samples: int, dtype: np.dtype) -> Any:
+    r = np.linspace(0.0, 1, samples)
+    t = np.linspace(class_number * 4, (class_number + 1) * 4, samples) + _randn(samples, dtype) * 0.2
+    return np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
+
+
+def _vertical_cluster(class_number: int, samples: int, dtype: np.dtype) -> Any:
+    x_noise = _randn(samples, dtype) * 0.1
+    y_noise = _randn(samples, dtype) * 0.1
+    return np.c_[x_noise + class_number / 3, y_noise + 0.5]
+
+
+def spiral_data(samples: int, classes: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    """``classes`` interleaved spiral arms of ``samples`` points each; labels in blocks 0…0, 1…1, …"""
+    return _per_class(samples, classes, dtype, _spiral_arm)
 
 
 def vertical_data(samples: int, classes: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
     """``classes`` vertical clusters of ``samples`` points each around x = class / 3, y = 0.5."""
-    float_dtype = _check(samples, classes, dtype)
-    X = np.zeros((samples * classes, 2), dtype=float_dtype)
-    y = np.zeros(samples * classes, dtype="uint8")
-    for class_number in range(classes):
-        rows = slice(samples * class_number, samples * (class_number + 1))
-        x_noise = _randn(samples, float_dtype) * 0.1
-        y_noise = _randn(samples, float_dtype) * 0.1
-        X[rows] = np.c_[x_noise + class_number / 3, y_noise + 0.5]
-        y[rows] = class_number
-    return X, y
+    return _per_class(samples, classes, dtype, _vertical_cluster)
 
 
 def sine_data(samples: int = 1000, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
