@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 from .backends import Backend, get_backend
 
@@ -12,15 +12,28 @@ class BackendBound:
     """Binds an object to the backend that is current when it is created.
 
     Its calls accept host NumPy data (moved explicitly) and arrays of that backend; an array of
-    another backend is refused with an error naming both.
+    another backend is refused with an error naming both. ``to`` moves the object to another backend.
     """
 
     backend: Backend
+    #: attributes holding one step's values (recomputed by the next step): never moved or saved
+    transient: ClassVar[tuple[str, ...]] = ("inputs", "output", "dinputs")
     #: (name, shape) -> the array a training step writes that result into; None outside training
     _step_arrays: dict[tuple[str, tuple[int, ...]], Any] | None = None
 
     def __init__(self) -> None:
         self.backend = get_backend()
+
+    def to(self, backend: Backend) -> None:
+        """Moves every array this object holds (parameters, optimizer state) to ``backend`` through
+        the host, and drops its ``transient`` ones; the object then runs on ``backend``."""
+        source = self.backend
+        for attribute in self.transient:
+            self.__dict__.pop(attribute, None)
+        for attribute, value in list(vars(self).items()):
+            if attribute != "backend" and source.owns(value):
+                setattr(self, attribute, backend.asfloat(source.to_numpy(value)))
+        self.backend = backend
 
     def _step_array(self, name: str, shape: tuple[int, ...]) -> Any:
         """Where to write this step's ``name``: inside ``reusing_step_arrays``, the array of that
@@ -38,6 +51,39 @@ class BackendBound:
         if self.backend.owns(data):
             return compute(data)
         return self.backend.to_numpy(compute(self.backend.asarray(data)))
+
+
+class PassMean(BackendBound):
+    """A number averaged over a pass of batches (a loss, an accuracy): a running sum that stays on
+    the device and a count, until ``accumulated_mean`` reads it back."""
+
+    transient: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.new_pass()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def to(self, backend: Backend) -> None:
+        super().to(backend)
+        self.new_pass()
+
+    def new_pass(self) -> None:
+        self.accumulated_sum: Any = 0.0
+        self.accumulated_count = 0
+
+    def _add_batch(self, batch_sum: Any, count: int) -> Any:
+        """Adds a batch's sum of ``count`` values; returns the batch's mean (a 0-d backend array)."""
+        self.accumulated_sum = self.accumulated_sum + batch_sum
+        self.accumulated_count += count
+        return batch_sum / count
+
+    def accumulated_mean(self) -> float:
+        if self.accumulated_count == 0:
+            raise RuntimeError("no batch was calculated since new_pass()")
+        return float(self.accumulated_sum) / self.accumulated_count
 
 
 @contextlib.contextmanager

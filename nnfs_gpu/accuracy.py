@@ -5,22 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._bound import BackendBound
+from ._bound import PassMean
 
 
-class Accuracy(BackendBound):
+class Accuracy(PassMean):
     """Base: ``compare`` says which predictions are right; ``calculate`` gives their mean.
 
     The accumulated accuracy divides by the number of compared values (the book divides by rows,
     which is the same for one output column and overshoots for several).
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.new_pass()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
     def init(self, y: Any, reinit: bool = False) -> None:
         """Learns what it needs from the training targets (nothing, except for regression)."""
@@ -32,23 +25,13 @@ class Accuracy(BackendBound):
         """This batch's accuracy as a 0-d backend array, added to the pass's running sum."""
         xp = self.backend.xp
         comparisons = xp.astype(self.compare(self.backend.asarray(predictions), self.backend.asarray(y)), self.backend.dtype)
-        batch_sum = xp.sum(comparisons)
-        count = math.prod(comparisons.shape)
-        self.accumulated_sum = self.accumulated_sum + batch_sum
-        self.accumulated_count += count
-        return batch_sum / count
+        return self._add_batch(xp.sum(comparisons), math.prod(comparisons.shape))
 
     def calculate(self, predictions: Any, y: Any) -> float:
         return float(self.accumulate(predictions, y))
 
     def calculate_accumulated(self) -> float:
-        if self.accumulated_count == 0:
-            raise RuntimeError("no batch was calculated since new_pass()")
-        return float(self.accumulated_sum) / self.accumulated_count
-
-    def new_pass(self) -> None:
-        self.accumulated_sum = 0.0
-        self.accumulated_count = 0
+        return self.accumulated_mean()
 
 
 class Categorical(Accuracy):

@@ -9,13 +9,15 @@ so only when a communicator is made.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any, Iterator, NoReturn
 
 import numpy as np
 
 from .backends import Backend
+from .training import LocalSteps
 
 INSTALL_HINT = "pip install 'nnfs_gpu[mpi]' (mpi4py and the MPICH wheel; no system MPI needed)"
 POLL_SECONDS = 1e-4
@@ -53,6 +55,7 @@ class Communicator:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} rank {self.rank} of {self.size}, {self.backend.name}>"
+
     def _wait(self, request: Any, what: str) -> None:
         if self.timeout is None:
             request.Wait()
@@ -92,6 +95,14 @@ class Communicator:
         time.sleep(ABORT_GRACE_SECONDS)  # the launcher forwards output asynchronously; the abort would cut it off
         self.comm.Abort(code)
         raise SystemExit(code)  # not reached: MPI_Abort does not return
+
+    @contextlib.contextmanager
+    def stopping_all_on_error(self) -> Iterator[None]:
+        """Any error inside ends every rank with its message (no rank is left waiting for this one)."""
+        try:
+            yield
+        except BaseException as error:
+            self.abort(" ".join(f"{type(error).__name__}: {error}".split()))
 
 
 class NcclCommunicator(Communicator):
@@ -163,21 +174,28 @@ def use_local_gpu() -> int:
     return device
 
 
-class DataParallel:
-    """What ``Model.train(..., distributed=...)`` does differently: shards, averaged gradients, global numbers.
+class DataParallel(LocalSteps):
+    """The step strategy of ``Model.train(..., distributed=...)``: shards, averaged gradients, global numbers.
 
     Each rank trains on a contiguous shard of every global batch. Its gradients are scaled by its
     share of the batch before one summing all-reduce of a flat buffer, so every rank ends the step
     with the gradient of the global batch's mean loss (and the full regularization gradient), and
-    every rank applies the same update.
+    every rank applies the same update. Rank 0's weights and shuffles hold for all.
     """
 
     def __init__(self, comm: Communicator) -> None:
         self.comm = comm
 
     @property
-    def is_root(self) -> bool:
+    def is_root(self) -> bool:  # type: ignore[override]
         return self.comm.rank == 0
+
+    def start(self, samples: int, batches: list[slice], layers: list[Any]) -> None:
+        self.check_batches(samples, batches)
+        self.broadcast_parameters(layers)
+
+    def stopping_all_on_error(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return self.comm.stopping_all_on_error()
 
     def shard(self, rows: slice) -> slice:
         """This rank's contiguous part of the global batch ``rows``."""
@@ -224,17 +242,25 @@ class DataParallel:
         for layer, weights, biases in zip(layers, shared[0::2], shared[1::2]):
             layer.weights, layer.biases = weights, biases
 
-    def average_flat(self, gradients: Any, local_samples: int, global_samples: int) -> None:
-        """Turns one flat gradient buffer into the global batch's gradient, in place (one all-reduce)."""
-        gradients *= local_samples / global_samples
-        summed = self.comm.allreduce_sum(gradients)
-        if summed is not gradients:
-            gradients[...] = summed
+    def average_gradients(self, update: Any, local_samples: int, global_samples: int) -> None:
+        """Makes ``update``'s gradients those of the global batch (one all-reduce): a single flat
+        buffer in place, several through one concatenated buffer."""
+        gradients = update.gradients()
+        share = local_samples / global_samples
+        if len(gradients) == 1:
+            (flat,) = gradients
+            flat *= share
+            update.set_gradients([self.comm.allreduce_sum(flat)])
+            return
+        summed = self.comm.allreduce_sum(self._flat(gradients) * share)
+        update.set_gradients(self._unflat(summed, gradients))
 
-    def average_gradients(self, gradients: list[Any], local_samples: int, global_samples: int) -> list[Any]:
-        """The gradients of the global batch, from this rank's ``gradients`` (one all-reduce)."""
-        flat = self._flat(gradients) * (local_samples / global_samples)
-        return self._unflat(self.comm.allreduce_sum(flat), gradients)
+    def batch_means(self, numbers: list[Any], local_samples: int, global_samples: int) -> list[float]:
+        share = local_samples / global_samples
+        return self.sum_numbers([float(number) * share for number in numbers])
+
+    def sums(self, numbers: list[Any]) -> list[float]:
+        return self.sum_numbers([float(number) for number in numbers])
 
     def sum_numbers(self, numbers: list[float]) -> list[float]:
         """Sums a few host numbers over the ranks (for the printed and recorded loss and accuracy)."""

@@ -21,7 +21,9 @@ class FlatParameters:
 
     Only for backends whose arrays are views that share memory (``Backend.supports_views``).
     ``Model.train`` keeps one across calls while ``serves`` says every layer still holds its views,
-    and makes a new one (copying the current arrays) when anything was replaced in between.
+    and makes a new one (copying the current arrays) when anything was replaced in between. A layer
+    whose ``backward`` assigns new gradient arrays (instead of writing into the views, as ``Dense``
+    does) still works: ``gather_gradients`` copies them in.
     """
 
     def __init__(self, layers: list[Any], backend: Backend, state_kinds: tuple[str, ...]) -> None:
@@ -29,6 +31,7 @@ class FlatParameters:
         self.layers = list(layers)
         self.state_kinds = tuple(state_kinds)
         self._assigned: list[tuple[Any, str, Any]] = []
+        self._gradient_views: list[tuple[Any, str, Any]] = []
         self._slots: list[tuple[Any, str, tuple[int, ...], slice]] = []
         start = 0
         for layer in layers:
@@ -65,6 +68,17 @@ class FlatParameters:
                 view = self._view(flat, shape, rows)
                 setattr(layer, attribute, view)
                 self._assigned.append((layer, attribute, view))
+                if flat is self.grads:
+                    self._gradient_views.append((layer, attribute, view))
+
+    def gather_gradients(self) -> None:
+        """Makes ``grads`` hold every layer's current gradients (copying in any that a layer put in
+        a new array) and points the layers at their views again."""
+        for layer, attribute, view in self._gradient_views:
+            current = getattr(layer, attribute)
+            if current is not view:
+                view[...] = self.backend.asfloat(current)
+                setattr(layer, attribute, view)
 
     def serves(self, layers: list[Any], backend: Backend, state_kinds: tuple[str, ...]) -> bool:
         """Whether these are still the buffers of ``layers``: same layers, backend and state, and

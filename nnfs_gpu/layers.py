@@ -18,6 +18,7 @@ class Dense(BackendBound):
     starts from ``weight_scale=0.1``.
     """
 
+    transient = ("inputs", "output", "dinputs", "dweights", "dbiases")
     #: whether ``backward`` computes ``dinputs``; a Model turns it off for its first layer
     needs_input_gradient = True
 
@@ -121,30 +122,47 @@ class Dense(BackendBound):
 
 class Dropout(BackendBound):
     """Inverted dropout: while training, zeroes each input with probability ``rate`` and scales the
-    rest by ``1 / (1 - rate)``; at inference it passes inputs through.
+    rest by ``1 / keep_probability``; at inference it passes inputs through.
 
-    As in the book, ``self.rate`` holds the keep probability ``1 - rate``. Masks come from the
-    backend's RNG (the host's legacy NumPy RNG on CPU backends, as the book draws them; the device's
-    on a GPU); ``host_rng=True`` draws them on the host everywhere, so runs match across backends.
-    ``training`` defaults to True because chapters 15–17 call ``forward(inputs)`` and expect dropout.
+    ``keep_probability`` is ``1 - rate``; the book stores it as ``self.rate``, so that attribute
+    means the keep probability here too. Masks come from the backend's RNG (the host's legacy
+    NumPy RNG on CPU backends, as the book draws them; the device's on a GPU); ``host_rng=True``
+    draws them on the host everywhere, so runs match across backends. ``training`` defaults to True
+    because chapters 15–17 call ``forward(inputs)`` and expect dropout.
     """
+
+    transient = ("inputs", "output", "dinputs", "binary_mask")
 
     def __init__(self, rate: float, host_rng: bool = False) -> None:
         super().__init__()
         if not 0 <= rate < 1:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-        self.rate = 1 - float(rate)
+        self.keep_probability = 1 - float(rate)
         self.host_rng = host_rng
 
+    @property
+    def rate(self) -> float:
+        """The book's name for the keep probability (``Layer_Dropout`` stores ``1 - rate`` in it)."""
+        return self.keep_probability
+
+    @rate.setter
+    def rate(self, keep_probability: float) -> None:
+        self.keep_probability = keep_probability
+
+    @property
+    def drop_rate(self) -> float:
+        """The share of inputs dropped while training, as the constructor takes it."""
+        return 1 - self.keep_probability
+
     def __repr__(self) -> str:
-        return f"Dropout({1 - self.rate:g})"
+        return f"Dropout({self.drop_rate:g})"
 
     def forward(self, inputs: Any, training: bool = True) -> None:
         self.inputs = self.backend.asfloat(inputs)
         if not training:
             self.output = self.inputs
             return
-        self.binary_mask = self.backend.dropout_mask(tuple(self.inputs.shape), self.rate, self.host_rng)
+        self.binary_mask = self.backend.dropout_mask(tuple(self.inputs.shape), self.keep_probability, self.host_rng)
         self.output = self.inputs * self.binary_mask
 
     def backward(self, dvalues: Any) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ._bound import BackendBound
+from ._bound import BackendBound, PassMean
 from .activations import Softmax
-from .backends import array_origin
+from .backends import is_host
 
 CLIP = 1e-7
 
@@ -32,62 +32,69 @@ def is_integral(xp: Any, dtype: Any) -> bool:
     return xp.isdtype(dtype, "integral")
 
 
-def is_host(data: Any) -> bool:
-    return array_origin(data) in ("numpy", "builtins")
+class Loss(PassMean):
+    """Base of all losses: ``forward`` gives per-sample losses, ``calculate`` their mean.
 
+    ``forward`` and ``backward`` convert and check their inputs once (``targets``), then apply the
+    formula of the subclass (``_forward``, ``_backward``). ``checked=True`` says the targets are a
+    slice of targets whose values were checked already (as ``Model.train`` checks a data set once):
+    only their shape is checked again.
+    """
 
-class Loss(BackendBound):
-    """Base of all losses: ``forward`` gives per-sample losses, ``calculate`` their mean."""
+    transient = ("dinputs",)
 
     def __init__(self) -> None:
         super().__init__()
         self.trainable_layers: list = []
-        self.new_pass()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
     # -- targets ------------------------------------------------------------------------------
 
-    def check_host_targets(self, y: np.ndarray, samples: int, outputs: int) -> None:
-        """Checks targets for a ``(samples, outputs)`` prediction on the host, before they move."""
-        if y.shape != (samples, outputs):
+    def targets(self, y: Any, shape: tuple[int, int], dtype: Any, *, checked: bool = False) -> Any:
+        """Targets for predictions of ``shape`` and float ``dtype``, checked, on this backend, in the
+        form the formula takes. Host targets are checked on the host before they move (their values
+        too, unless ``checked``); device targets by shape and dtype only, so that nothing is read back."""
+        if is_host(y):
+            y = np.asarray(y)
+        self.check_targets(y, *shape, values=not checked)
+        return self._computable(self.backend.asarray(y), dtype)
+
+    def check_targets(self, y: Any, samples: int, outputs: int, *, values: bool = True) -> None:
+        """Checks the shape and dtype of targets for a ``(samples, outputs)`` prediction, and the
+        values of host targets when ``values`` is set."""
+        if tuple(y.shape) != (samples, outputs):
             hint = "; reshape them with y.reshape(-1, 1)" if y.ndim == 1 and outputs == 1 else ""
-            raise ValueError(f"targets of shape {y.shape} do not match predictions of shape {(samples, outputs)}{hint}")
-        if y.dtype.kind not in "iubf":
-            raise TypeError(f"targets must be numbers, got dtype {y.dtype}")
+            raise ValueError(f"targets of shape {tuple(y.shape)} do not match predictions of shape {(samples, outputs)}{hint}")
+        if is_host(y):
+            if y.dtype.kind not in "iubf":
+                raise TypeError(f"targets must be numbers, got dtype {y.dtype}")
+            if values:
+                self._check_values(y)
+
+    def _check_values(self, y: np.ndarray) -> None:
+        """Checks the values of host targets of the right shape (a subclass adds its range)."""
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise ValueError("targets contain NaN or infinity; clean the data before training")
 
-    #: whether ``targets`` checks the values of host targets; a Model turns it off while it feeds
-    #: batches of targets it checked once up front
-    checks_target_values = True
-
-    def targets(self, y: Any, predictions: Any) -> Any:
-        """Targets on this backend, checked against ``predictions``: host targets fully (cheaply, on
-        the host), device targets by shape and dtype only, so that nothing is read back."""
-        samples, outputs = predictions.shape
-        if is_host(y) and self.checks_target_values:
-            self.check_host_targets(np.asarray(y), samples, outputs)
-        y = self.backend.asarray(y)
-        self.check_device_targets(y, samples, outputs)
-        return self.device_targets(y, predictions.dtype)
-
-    def check_device_targets(self, y: Any, samples: int, outputs: int) -> None:
-        """Checks targets already on the device by shape only, so that nothing is read back."""
-        if tuple(y.shape) != (samples, outputs):
-            raise ValueError(f"targets of shape {tuple(y.shape)} do not match predictions of shape {(samples, outputs)}")
-
-    def device_targets(self, y: Any, dtype: Any) -> Any:
-        """Targets in the form the loss computes with: the predictions' float dtype."""
+    def _computable(self, y: Any, dtype: Any) -> Any:
+        """Targets in the form the formula computes with: the predictions' float dtype."""
         return self.backend.xp.astype(y, dtype) if y.dtype != dtype else y
 
     # -- the book's protocol --------------------------------------------------------------------
 
-    def forward(self, output: Any, y: Any) -> Any:
+    def forward(self, y_pred: Any, y_true: Any, *, checked: bool = False) -> Any:
+        """Per-sample losses of ``y_pred`` (a backend array of shape (samples, outputs))."""
+        y_pred = self.backend.asfloat(y_pred)
+        return self._forward(y_pred, self.targets(y_true, y_pred.shape, y_pred.dtype, checked=checked))
+
+    def backward(self, dvalues: Any, y_true: Any, *, checked: bool = False) -> None:
+        """Sets ``dinputs``, the gradient of the mean loss with respect to the predictions ``dvalues``."""
+        dvalues = self.backend.asfloat(dvalues)
+        self.dinputs = self._backward(dvalues, self.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked))
+
+    def _forward(self, y_pred: Any, y_true: Any) -> Any:
         raise NotImplementedError
 
-    def backward(self, dvalues: Any, y: Any) -> None:
+    def _backward(self, dvalues: Any, y_true: Any) -> Any:
         raise NotImplementedError
 
     def remember_trainable_layers(self, trainable_layers: list) -> None:
@@ -106,13 +113,10 @@ class Loss(BackendBound):
         """The penalty of one ``layer`` (chapters 14–17) or of the remembered layers (chapter 18 on)."""
         return float(self.regularization_total(None if layer is None else [layer]))
 
-    def accumulate(self, output: Any, y: Any) -> Any:
+    def accumulate(self, output: Any, y: Any, *, checked: bool = False) -> Any:
         """Mean loss of this batch as a 0-d backend array, added to the pass's running sum."""
-        sample_losses = self.forward(output, y)
-        batch_sum = self.backend.xp.sum(sample_losses)
-        self.accumulated_sum = self.accumulated_sum + batch_sum
-        self.accumulated_count += sample_losses.shape[0]
-        return batch_sum / sample_losses.shape[0]
+        sample_losses = self.forward(output, y, checked=checked)
+        return self._add_batch(self.backend.xp.sum(sample_losses), sample_losses.shape[0])
 
     def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
         data_loss = float(self.accumulate(output, y))
@@ -121,65 +125,46 @@ class Loss(BackendBound):
         return data_loss, self.regularization_loss()
 
     def calculate_accumulated(self, *, include_regularization: bool = False) -> Any:
-        if self.accumulated_count == 0:
-            raise RuntimeError("no batch was calculated since new_pass()")
-        data_loss = float(self.accumulated_sum) / self.accumulated_count
+        data_loss = self.accumulated_mean()
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
-
-    def new_pass(self) -> None:
-        self.accumulated_sum = 0.0
-        self.accumulated_count = 0
 
 
 class CategoricalCrossentropy(Loss):
     """Categorical cross-entropy for sparse class indices (1-D) or one-hot rows (2-D)."""
 
-    def check_host_targets(self, y: np.ndarray, samples: int, outputs: int) -> None:
+    def check_targets(self, y: Any, samples: int, outputs: int, *, values: bool = True) -> None:
         if y.ndim == 2:
-            return super().check_host_targets(y, samples, outputs)
+            return super().check_targets(y, samples, outputs, values=values)
         if y.ndim != 1:
-            raise ValueError(f"labels must be 1-D class indices or 2-D one-hot rows, got shape {y.shape}")
+            raise ValueError(f"labels must be 1-D class indices or 2-D one-hot rows, got shape {tuple(y.shape)}")
         if y.shape[0] != samples:
             raise ValueError(f"got {y.shape[0]} labels for {samples} samples")
-        if y.dtype.kind not in "iub":
+        integral = y.dtype.kind in "iub" if is_host(y) else is_integral(self.backend.xp, y.dtype)
+        if not integral:
             raise TypeError(f"class labels must be integers, got dtype {y.dtype}; convert them with y.astype(int)")
-        if y.size and (y.min() < 0 or y.max() >= outputs):
+        if values and is_host(y) and y.size and (y.min() < 0 or y.max() >= outputs):
             raise ValueError(
                 f"labels must lie in [0, {outputs - 1}] for {outputs} outputs, got values from {y.min()} to {y.max()}"
             )
 
-    def check_device_targets(self, y: Any, samples: int, outputs: int) -> None:
-        if y.ndim == 1:
-            if y.shape[0] != samples:
-                raise ValueError(f"got {y.shape[0]} labels for {samples} samples")
-            if not is_integral(self.backend.xp, y.dtype):
-                raise TypeError(f"class labels must be integers, got dtype {y.dtype}; convert them with y.astype(int)")
-        else:
-            super().check_device_targets(y, samples, outputs)
+    def _computable(self, y: Any, dtype: Any) -> Any:
+        return y if y.ndim == 1 else super()._computable(y, dtype)
 
-    def device_targets(self, y: Any, dtype: Any) -> Any:
-        return y if y.ndim == 1 else super().device_targets(y, dtype)
-
-    def forward(self, y_pred: Any, y_true: Any) -> Any:
+    def _forward(self, y_pred: Any, y_true: Any) -> Any:
         backend, xp = self.backend, self.backend.xp
-        y_pred = backend.asfloat(y_pred)
-        y_true = self.targets(y_true, y_pred)
         if y_true.ndim == 1:  # clipping the picked values alone gives the same numbers, n instead of n·k clips
             correct_confidences = clip(xp, backend.pick(y_pred, y_true))
         else:
             correct_confidences = xp.sum(clip(xp, y_pred) * y_true, axis=1)
         return -backend.log(correct_confidences)
 
-    def backward(self, dvalues: Any, y_true: Any) -> None:
-        backend = self.backend
-        dvalues = backend.asfloat(dvalues)
-        y_true = self.targets(y_true, dvalues)
+    def _backward(self, dvalues: Any, y_true: Any) -> Any:
         samples, classes = dvalues.shape
         if y_true.ndim == 1:
-            y_true = backend.one_hot(y_true, classes, dvalues.dtype)
-        self.dinputs = (-y_true / dvalues) / samples
+            y_true = self.backend.one_hot(y_true, classes, dvalues.dtype)
+        return (-y_true / dvalues) / samples
 
 
 class SoftmaxCategoricalCrossentropy(BackendBound):
@@ -189,20 +174,27 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
     the Softmax and the loss itself and uses only ``backward``.
     """
 
+    transient = ("output", "dinputs")
+
     def __init__(self) -> None:
         super().__init__()
         self.activation = Softmax()
         self.loss = CategoricalCrossentropy()
+
+    def to(self, backend: Any) -> None:
+        super().to(backend)
+        self.activation.to(backend)
+        self.loss.to(backend)
 
     def forward(self, inputs: Any, y_true: Any) -> float:
         self.activation.forward(inputs)
         self.output = self.activation.output
         return self.loss.calculate(self.output, y_true)
 
-    def backward(self, dvalues: Any, y_true: Any) -> None:
+    def backward(self, dvalues: Any, y_true: Any, *, checked: bool = False) -> None:
         backend = self.backend
         dvalues = backend.asfloat(dvalues)
-        y_true = self.loss.targets(y_true, dvalues)
+        y_true = self.loss.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked)
         if y_true.ndim == 2:
             y_true = backend.xp.argmax(y_true, axis=1)
         self.dinputs = backend.softmax_cce_backward(dvalues, y_true, out=self._step_array("dinputs", dvalues.shape))
@@ -211,50 +203,38 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
 class BinaryCrossentropy(Loss):
     """Binary cross-entropy of independent sigmoid outputs, averaged over outputs."""
 
-    def check_host_targets(self, y: np.ndarray, samples: int, outputs: int) -> None:
-        super().check_host_targets(y, samples, outputs)
+    def _check_values(self, y: np.ndarray) -> None:
+        super()._check_values(y)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError(f"binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
 
-    def forward(self, y_pred: Any, y_true: Any) -> Any:
+    def _forward(self, y_pred: Any, y_true: Any) -> Any:
         backend, xp = self.backend, self.backend.xp
-        y_pred = backend.asfloat(y_pred)
-        y_true = self.targets(y_true, y_pred)
         clipped = clip(xp, y_pred)
         sample_losses = -(y_true * backend.log(clipped) + (1 - y_true) * backend.log(1 - clipped))
         return xp.mean(sample_losses, axis=-1)
 
-    def backward(self, dvalues: Any, y_true: Any) -> None:
-        backend = self.backend
-        dvalues = backend.asfloat(dvalues)
-        y_true = self.targets(y_true, dvalues)
+    def _backward(self, dvalues: Any, y_true: Any) -> Any:
         samples, outputs = dvalues.shape
-        clipped = clip(backend.xp, dvalues)
-        self.dinputs = (-(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs) / samples
+        clipped = clip(self.backend.xp, dvalues)
+        return (-(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs) / samples
 
 
 class MeanSquaredError(Loss):
-    def forward(self, y_pred: Any, y_true: Any) -> Any:
-        y_pred = self.backend.asfloat(y_pred)
-        y_true = self.targets(y_true, y_pred)
+    def _forward(self, y_pred: Any, y_true: Any) -> Any:
         return self.backend.xp.mean((y_true - y_pred) ** 2, axis=-1)
 
-    def backward(self, dvalues: Any, y_true: Any) -> None:
-        dvalues = self.backend.asfloat(dvalues)
-        y_true = self.targets(y_true, dvalues)
+    def _backward(self, dvalues: Any, y_true: Any) -> Any:
         samples, outputs = dvalues.shape
-        self.dinputs = (-2 * (y_true - dvalues) / outputs) / samples
+        return (-2 * (y_true - dvalues) / outputs) / samples
 
 
 class MeanAbsoluteError(Loss):
-    def forward(self, y_pred: Any, y_true: Any) -> Any:
-        y_pred = self.backend.asfloat(y_pred)
-        y_true = self.targets(y_true, y_pred)
-        return self.backend.xp.mean(self.backend.xp.abs(y_true - y_pred), axis=-1)
+    def _forward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = self.backend.xp
+        return xp.mean(xp.abs(y_true - y_pred), axis=-1)
 
-    def backward(self, dvalues: Any, y_true: Any) -> None:
+    def _backward(self, dvalues: Any, y_true: Any) -> Any:
         """The gradient of the mean absolute error, ``sign(prediction - target) / outputs / samples``."""
-        dvalues = self.backend.asfloat(dvalues)
-        y_true = self.targets(y_true, dvalues)
         samples, outputs = dvalues.shape
-        self.dinputs = (self.backend.xp.sign(dvalues - y_true) / outputs) / samples
+        return (self.backend.xp.sign(dvalues - y_true) / outputs) / samples

@@ -3,6 +3,13 @@
 As in the book, an optimizer's per-parameter state (momentums, caches) lives on the layer it
 updates, created on the layer's backend the first time the layer is seen. The optimizer itself holds
 only hyper-parameters and the step count, so ``state_dict`` is plain data.
+
+``flat`` chooses how ``Model.train`` applies an optimizer, as PyTorch's ``foreach``/``fused`` do:
+``None`` (the default) updates every parameter of the model at once, over flat buffers that the
+layers' arrays are views of (``nnfs_gpu.flat``), where that applies: a backend whose arrays are
+views (NumPy, CuPy) and Dense layers. ``True`` insists (and says why when it cannot apply), ``False``
+keeps the book's loop of ``update_params`` per layer. The numbers are the same either way. A
+subclass that changes the per-layer rule in ``update_params`` must pass ``flat=False``.
 """
 
 from __future__ import annotations
@@ -22,15 +29,18 @@ class Optimizer:
     #: constructor arguments, saved and restored with the optimizer
     hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate", "decay")
 
-    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
+    def __init__(self, learning_rate: float, decay: float = 0.0, *, flat: bool | None = None) -> None:
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         if decay < 0:
             raise ValueError(f"decay must be >= 0, got {decay}")
+        if flat not in (None, True, False):
+            raise ValueError(f"flat must be None (where it applies), True or False, got {flat!r}")
         self.learning_rate = float(learning_rate)
         self.current_learning_rate = float(learning_rate)
         self.decay = float(decay)
         self.iterations = 0
+        self.flat = flat
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.hyperparameters)
@@ -88,8 +98,9 @@ class SGD(Optimizer):
 
     hyperparameters = ("learning_rate", "decay", "momentum")
 
-    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0) -> None:
-        super().__init__(learning_rate, decay)
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0, *,
+                 flat: bool | None = None) -> None:
+        super().__init__(learning_rate, decay, flat=flat)
         self.momentum = float(momentum)
 
     @property
@@ -107,8 +118,9 @@ class Adagrad(Optimizer):
     state_kinds = ("cache",)
     hyperparameters = ("learning_rate", "decay", "epsilon")
 
-    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7) -> None:
-        super().__init__(learning_rate, decay)
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7, *,
+                 flat: bool | None = None) -> None:
+        super().__init__(learning_rate, decay, flat=flat)
         self.epsilon = float(epsilon)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
@@ -119,10 +131,10 @@ class RMSprop(Optimizer):
     state_kinds = ("cache",)
     hyperparameters = ("learning_rate", "decay", "epsilon", "rho")
 
-    def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7, rho: float = 0.9) -> None:
-        super().__init__(learning_rate, decay)
-        self.epsilon = float(epsilon)
-        self.rho = float(rho)
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7, rho: float = 0.9, *,
+                 flat: bool | None = None) -> None:
+        super().__init__(learning_rate, decay, flat=flat)
+        self.epsilon, self.rho = float(epsilon), float(rho)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
         backend.rmsprop_update(param, grad, state["cache"], self.current_learning_rate, self.rho, self.epsilon)
@@ -132,18 +144,10 @@ class Adam(Optimizer):
     state_kinds = ("momentums", "cache")
     hyperparameters = ("learning_rate", "decay", "epsilon", "beta_1", "beta_2")
 
-    def __init__(
-        self,
-        learning_rate: float = 0.001,
-        decay: float = 0.0,
-        epsilon: float = 1e-7,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-    ) -> None:
-        super().__init__(learning_rate, decay)
-        self.epsilon = float(epsilon)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7, beta_1: float = 0.9,
+                 beta_2: float = 0.999, *, flat: bool | None = None) -> None:
+        super().__init__(learning_rate, decay, flat=flat)
+        self.epsilon, self.beta_1, self.beta_2 = float(epsilon), float(beta_1), float(beta_2)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
         backend.adam_update(

@@ -58,6 +58,12 @@ class Reporter:
         """Training ended (also on error)."""
 
 
+class Unshown(Reporter):
+    """Reads the numbers of every line but shows none: a rank whose sums make up rank 0's lines."""
+
+    active = True
+
+
 class BookLines(Reporter):
     """The book's plain lines, printed to ``sys.stdout`` as the book prints them."""
 
@@ -126,11 +132,14 @@ def stdout_is_terminal() -> bool:
         return False
 
 
-def make_reporter(verbose: bool, progress: bool | None, total_steps: int = 0) -> Reporter:
+def make_reporter(verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True) -> Reporter:
     """What ``train`` reports through: nothing when not ``verbose``; a bar when ``progress`` is True,
-    or is None and stdout is a terminal; the book's lines otherwise."""
+    or is None and stdout is a terminal; the book's lines otherwise. ``shows=False`` (a rank other
+    than rank 0) reads the numbers the others show, and shows nothing."""
     if not verbose:
         return Reporter()
+    if not shows:
+        return Unshown()
     if progress or (progress is None and stdout_is_terminal()):
         return ProgressBar(total_steps)
     return BookLines()

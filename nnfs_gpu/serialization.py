@@ -20,6 +20,7 @@ import os
 import stat
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from . import accuracy as accuracy_module
 from . import activations, layers, losses, optimizers
-from .backends import get_backend, use_backend
+from .backends import get_backend
 
 FORMAT = "nnfs_gpu"
 FORMAT_VERSION = 1
@@ -48,9 +49,6 @@ LOSS_TYPES = {
 OPTIMIZER_TYPES = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adagrad, optimizers.RMSprop, optimizers.Adam)}
 ACCURACY_TYPES = {"Categorical": accuracy_module.Categorical, "Regression": accuracy_module.Regression}
 DENSE_ARGUMENTS = ("n_inputs", "n_neurons", "weight_regularizer_l1", "weight_regularizer_l2", "bias_regularizer_l1", "bias_regularizer_l2")
-#: per-batch values that are recomputed on the next pass and never saved or moved
-TRANSIENT = ("inputs", "output", "dinputs", "dweights", "dbiases", "binary_mask")
-OPTIMIZER_STATE = ("weight_momentums", "bias_momentums", "weight_cache", "bias_cache")
 
 
 class ModelFileError(ValueError):
@@ -72,7 +70,7 @@ def _layer_spec(layer: Any) -> dict[str, Any]:
     if isinstance(layer, layers.Dense):
         spec.update({name: getattr(layer, name) for name in DENSE_ARGUMENTS})
     elif isinstance(layer, layers.Dropout):
-        spec.update(rate=1 - layer.rate, host_rng=layer.host_rng)
+        spec.update(rate=layer.drop_rate, host_rng=layer.host_rng)
     return spec
 
 
@@ -250,33 +248,45 @@ def save_model(model: Any, path: str | Path) -> None:
     meta = _base_meta(model, "model")
     meta["loss"] = {"type": _known_type(model.loss, LOSS_TYPES, "loss")} if model.loss is not None else None
     meta["accuracy"] = _accuracy_spec(model.accuracy)
+    arrays = _parameter_arrays(model)
+    meta["optimizer"] = None
     if model.optimizer is not None:
         _known_type(model.optimizer, OPTIMIZER_TYPES, "optimizer")
         meta["optimizer"] = model.optimizer.state_dict()
-    else:
-        meta["optimizer"] = None
-    arrays = _parameter_arrays(model)
-    for index, layer in enumerate(model.layers):
-        for name in OPTIMIZER_STATE:
-            if hasattr(layer, name):
-                arrays[f"layers.{index}.{name}"] = layer.backend.to_numpy(getattr(layer, name))
+        for index, layer in enumerate(model.layers):
+            for name in model.optimizer.state_attributes:
+                if hasattr(layer, name):
+                    arrays[f"layers.{index}.{name}"] = layer.backend.to_numpy(getattr(layer, name))
     _write_atomically(path, meta, arrays)
 
 
-def load_model(path: str | Path) -> Any:
-    """Rebuilds a saved model on the current backend, ready to predict or to resume training."""
-    from .model import Model
+@dataclass
+class ModelParts:
+    """What a model file holds, rebuilt on the current backend; ``Model.load`` assembles a Model."""
 
+    layers: list[Any] = field(default_factory=list)
+    loss: Any = None
+    optimizer: Any = None
+    accuracy: Any = None
+
+
+def load_model(path: str | Path) -> ModelParts:
+    """The parts of a saved model on the current backend, ready to predict or to resume training."""
     path = Path(path)
     meta, arrays = _read(path, ("model",))
+    parts = ModelParts(
+        loss=_build(meta["loss"], LOSS_TYPES, "loss", path) if meta.get("loss") else None,
+        optimizer=_build(meta["optimizer"], OPTIMIZER_TYPES, "optimizer", path) if meta.get("optimizer") else None,
+        accuracy=_build(meta["accuracy"], ACCURACY_TYPES, "accuracy", path) if meta.get("accuracy") else None,
+    )
+    state_attributes = parts.optimizer.state_attributes if parts.optimizer is not None else ()
     backend = get_backend()
-    model = Model()
     with _rng_untouched():
         for index, spec in enumerate(meta["layers"]):
             layer = _build(spec, LAYER_TYPES, "layer", path)
             if isinstance(layer, layers.Dense):
                 layer.set_parameters(_array(arrays, f"layers.{index}.weights", path), _array(arrays, f"layers.{index}.biases", path))
-                for name in OPTIMIZER_STATE:
+                for name in state_attributes:
                     key = f"layers.{index}.{name}"
                     if key in arrays:
                         state = backend.asfloat(arrays[key])
@@ -284,35 +294,5 @@ def load_model(path: str | Path) -> Any:
                         if tuple(state.shape) != tuple(reference.shape):
                             raise ModelFileError(f"{path}: {key} has shape {tuple(state.shape)}, expected {tuple(reference.shape)}")
                         setattr(layer, name, state)
-            model.add(layer)
-    model.set(
-        loss=_build(meta["loss"], LOSS_TYPES, "loss", path) if meta.get("loss") else None,
-        optimizer=_build(meta["optimizer"], OPTIMIZER_TYPES, "optimizer", path) if meta.get("optimizer") else None,
-        accuracy=_build(meta["accuracy"], ACCURACY_TYPES, "accuracy", path) if meta.get("accuracy") else None,
-    )
-    if model.loss is not None:
-        model.finalize()
-    return model
-
-
-def move_model(model: Any, name: str, options: dict[str, Any]) -> None:
-    """Moves every array of the model (parameters, optimizer state) to another backend."""
-    with use_backend(name, **options) as target:
-        pass
-    model._flat = None  # its buffers belong to the old backend
-    parts = [*model.layers, model.loss, model.accuracy, getattr(model, "input_layer", None)]
-    combined = getattr(model, "softmax_classifier_output", None)
-    if combined is not None:
-        parts += [combined, combined.activation, combined.loss]
-    for part in parts:
-        if part is None:
-            continue
-        source = part.backend
-        for attribute in TRANSIENT:
-            part.__dict__.pop(attribute, None)
-        for attribute, value in list(vars(part).items()):
-            if attribute != "backend" and source.owns(value):
-                setattr(part, attribute, target.asfloat(source.to_numpy(value)))
-        part.backend = target
-        if hasattr(part, "new_pass"):
-            part.new_pass()
+            parts.layers.append(layer)
+    return parts

@@ -39,13 +39,13 @@ def test_a_training_step_does_not_synchronize(cupy_backend):
     X = cupy_backend.asarray(rng.standard_normal((128, 784)).astype(np.float32))
     y = cupy_backend.asarray(rng.integers(0, 10, 128).astype(np.uint8))
     model.train(X, y, epochs=1, verbose=False)  # compiles the kernels, builds the flat buffers
-    flat = model._flat_parameters()
+    update = model._updates.for_training(model.trainable_layers, model.optimizer, model.backend)
     with allow_synchronize(False):
         for _ in range(3):
             output = model.forward(X, training=True)
             model.loss.accumulate(output, y)
             model.accuracy.accumulate(model.output_layer_activation.predictions(output), y)
             model.backward(output, y)
-            model._update(flat)
+            update.apply(model.optimizer)
     cupy_backend.synchronize()
     assert np.isfinite(float(model.loss.accumulated_sum))

@@ -408,3 +408,96 @@ def test_book_style_layers_and_optimizers_still_train(backend, spiral):
         history = model.train(X, y, epochs=20, verbose=False)
         assert not np.array_equal(before, host(model.trainable_layers[0].weights))
         assert history["loss"][-1] < history["loss"][0]
+
+
+@pytest.mark.parametrize("make", [
+    lambda flat: SGD(learning_rate=0.5, decay=1e-3, momentum=0.9, flat=flat),
+    lambda flat: Adam(learning_rate=0.05, decay=5e-5, flat=flat),
+])
+def test_the_flat_update_is_an_option_with_the_same_numbers(spiral, make):
+    """flat=None takes the flat buffers where they apply (NumPy), flat=False the book's per-layer
+    loop: bit for bit the same training."""
+    X, y, _, _ = spiral
+    runs = []
+    with nnfs_gpu.use_backend("numpy"):
+        for flat in (None, False):
+            np.random.seed(6)
+            model = spiral_classifier(dropout=0.1, optimizer=make(flat))
+            history = model.train(X, y, epochs=4, batch_size=64, shuffle=True, verbose=False)
+            runs.append((history, [host(array).copy() for pair in model.get_parameters() for array in pair]))
+            assert (model._updates.flat is not None) == (flat is None)
+    assert runs[0][0] == runs[1][0]
+    for flat_array, layerwise_array in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(flat_array, layerwise_array)
+
+
+def test_flat_true_where_it_cannot_apply_says_why(spiral):
+    X, y, _, _ = spiral
+    with nnfs_gpu.use_backend("strict"):
+        model = spiral_classifier(optimizer=Adam(flat=True))
+        with pytest.raises(ValueError, match="flat=True.*the 'strict' backend's arrays are not views"):
+            model.train(X, y, epochs=1, verbose=False)
+    with pytest.raises(ValueError, match="flat must be None"):
+        Adam(flat="yes")
+
+
+def test_a_layer_that_assigns_new_gradients_trains_the_same_under_the_flat_update(spiral):
+    """The flat buffers copy in gradients that a layer put into new arrays instead of its views."""
+    X, y, _, _ = spiral
+
+    class AssigningDense(Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights, self.dbiases = self.backend.copy(self.dweights), self.backend.copy(self.dbiases)
+
+    runs = []
+    with nnfs_gpu.use_backend("numpy"):
+        for layer_class in (Dense, AssigningDense):
+            np.random.seed(7)
+            model = Model()
+            for layer in (layer_class(2, 16), ReLU(), layer_class(16, 3), Softmax()):
+                model.add(layer)
+            model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.02), accuracy=Categorical())
+            model.finalize()
+            model.train(X, y, epochs=5, batch_size=100, verbose=False)
+            assert model._updates.flat is not None
+            runs.append([host(array).copy() for pair in model.get_parameters() for array in pair])
+    for expected, actual in zip(*runs):
+        np.testing.assert_array_equal(expected, actual)
+
+
+def test_moving_drops_each_objects_step_values_and_keeps_its_state(spiral):
+    X, y, _, _ = spiral
+    with nnfs_gpu.use_backend("numpy"):
+        model = spiral_classifier(dropout=0.1)
+        model.train(X, y, epochs=1, verbose=False)
+    dense, dropout = model.layers[0], model.layers[2]
+    assert all(hasattr(dense, name) for name in Dense.transient if name != "dinputs")
+    assert hasattr(dropout, "binary_mask")
+    model.to("strict")
+    step_values = {"inputs", "output", "dinputs", "dweights", "dbiases", "binary_mask"}
+    for layer in model.layers:
+        assert not step_values & set(vars(layer)), layer
+    assert model.loss.accumulated_count == 0 and model.accuracy.accumulated_count == 0
+    assert model.backend.owns(dense.weight_cache) and dropout.keep_probability == pytest.approx(0.9)
+
+
+def test_dropout_names_its_keep_probability_and_keeps_the_books_rate():
+    layer = Dropout(0.25)
+    assert layer.keep_probability == layer.rate == 0.75 and layer.drop_rate == 0.25
+    assert repr(layer) == "Dropout(0.25)"
+
+
+def test_checked_targets_skip_only_the_value_check(backend, spiral):
+    """``checked=True`` (targets whose values were checked up front) still checks the shape."""
+    X, y, _, _ = spiral
+    model = spiral_classifier()
+    output = model.forward(X, training=False)
+    with_nan = np.eye(3, dtype=np.float32)[y]
+    with_nan[0, 0] = np.nan
+    losses = model.loss.forward(output, with_nan, checked=True)  # not checked again: the caller vouched for them
+    assert np.isnan(host(losses)[0])
+    with pytest.raises(ValueError, match="targets contain NaN or infinity"):
+        model.loss.forward(output, with_nan)
+    with pytest.raises(ValueError, match="got 299 labels for 300 samples"):
+        model.loss.forward(output, y[:-1], checked=True)

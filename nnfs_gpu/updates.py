@@ -1,0 +1,92 @@
+"""How a training step applies its optimizer: once over flat buffers, or layer by layer as the book does.
+
+``Optimizer.flat`` chooses (see ``nnfs_gpu.optimizers``). Both kinds of update offer the same
+three calls to the training loop: the gradient arrays (which a data-parallel step averages over the
+ranks), putting averaged gradients back, and applying the optimizer's step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backends import Backend
+from .flat import FlatParameters
+from .layers import Dense
+
+
+class LayerwiseUpdate:
+    """The book's update: ``pre_update_params``, ``update_params`` per trainable layer, ``post_update_params``."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        self.layers = layers
+
+    def gradients(self) -> list[Any]:
+        return [array for layer in self.layers for array in (layer.dweights, layer.dbiases)]
+
+    def set_gradients(self, gradients: list[Any]) -> None:
+        for layer, dweights, dbiases in zip(self.layers, gradients[0::2], gradients[1::2]):
+            layer.dweights, layer.dbiases = dweights, dbiases
+
+    def apply(self, optimizer: Any) -> None:
+        optimizer.pre_update_params()
+        for layer in self.layers:
+            optimizer.update_params(layer)
+        optimizer.post_update_params()
+
+
+class FlatUpdate:
+    """The same update over every parameter at once: one optimizer call on one flat buffer."""
+
+    def __init__(self, flat: FlatParameters) -> None:
+        self.flat = flat
+
+    def gradients(self) -> list[Any]:
+        self.flat.gather_gradients()
+        return [self.flat.grads]
+
+    def set_gradients(self, gradients: list[Any]) -> None:
+        (summed,) = gradients
+        if summed is not self.flat.grads:
+            self.flat.grads[...] = summed
+
+    def apply(self, optimizer: Any) -> None:
+        self.flat.gather_gradients()
+        optimizer.pre_update_params()
+        optimizer.update_flat(self.flat)
+        optimizer.post_update_params()
+
+
+def why_not_flat(layers: list[Any], optimizer: Any, backend: Backend) -> str | None:
+    """Why a flat update cannot apply here, or None when it can."""
+    if not callable(getattr(optimizer, "update_flat", None)):
+        return f"{type(optimizer).__name__} has no update_flat (only nnfs_gpu's optimizers do)"
+    if not backend.supports_views:
+        return f"the {backend.name!r} backend's arrays are not views into a shared buffer"
+    others = [layer for layer in layers if not isinstance(layer, Dense)]
+    if others:
+        return f"the trainable layer {others[0]!r} is not a Dense layer"
+    return None
+
+
+class UpdateCache:
+    """A Model's flat buffers, kept across ``train`` calls while they still serve its layers."""
+
+    def __init__(self) -> None:
+        self.flat: FlatParameters | None = None
+
+    def forget(self) -> None:
+        """Drops the buffers (after a move to another backend, which they do not belong to)."""
+        self.flat = None
+
+    def for_training(self, layers: list[Any], optimizer: Any, backend: Backend) -> LayerwiseUpdate | FlatUpdate:
+        """The update that ``optimizer.flat`` asks for; ``flat=True`` where it cannot apply is an error."""
+        setting = getattr(optimizer, "flat", False)  # a book-style optimizer: the book's loop
+        reason = None if setting is False else why_not_flat(layers, optimizer, backend)
+        if setting is True and reason is not None:
+            raise ValueError(f"the optimizer asks for flat=True, but a flat update cannot apply: {reason}; use flat=None")
+        if setting is False or reason is not None:
+            return LayerwiseUpdate(layers)
+        kinds = optimizer.state_kinds
+        if self.flat is None or not self.flat.serves(layers, backend, kinds):
+            self.flat = FlatParameters(layers, backend, kinds)
+        return FlatUpdate(self.flat)
