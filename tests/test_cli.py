@@ -62,8 +62,8 @@ def test_info_reports_versions_and_every_backend_with_its_reason(tmp_path):
     for name, status in nnfs_gpu.available_backends().items():
         assert f"  {name}: {'usable' if status.available else 'not usable: ' + status.reason}" in lines
     cupy_line = next(line for line in lines if line.startswith("cupy: "))
-    if cli._import_cupy() is not None:  # installed: its version and the CUDA versions are shown
-        assert cupy_line == f"cupy: {cli._import_cupy().__version__}"
+    if cli.info.import_cupy() is not None:  # installed: its version and the CUDA versions are shown
+        assert cupy_line == f"cupy: {cli.info.import_cupy().__version__}"
         assert any(line.startswith("cuda runtime: ") for line in lines)
         assert any(line.startswith("cuda driver: ") for line in lines)
     gpu_lines = [line for line in lines if line.startswith("gpu 0: ")]
@@ -309,7 +309,7 @@ def test_plot_without_matplotlib_fails_before_training(tmp_path):
 
 
 def test_bench_without_the_source_checkout_says_where_the_suite_is(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "BENCH_SCRIPT", tmp_path / "benchmarks" / "run.py")
+    monkeypatch.setattr(cli.bench, "BENCH_SCRIPT", tmp_path / "benchmarks" / "run.py")
     assert cli.main(["bench", "--quick"]) == 2
     assert "the benchmark suite comes with the source checkout" in capsys.readouterr().err
 
@@ -323,6 +323,6 @@ def test_bench_runs_the_suite_with_the_remaining_arguments(tmp_path, monkeypatch
         "    pathlib.Path(__file__).with_name('argv.json').write_text(json.dumps(argv))\n"
         "    return 3\n"
     )
-    monkeypatch.setattr(cli, "BENCH_SCRIPT", script)
+    monkeypatch.setattr(cli.bench, "BENCH_SCRIPT", script)
     assert cli.main(["bench", "--quick", "--json", "out.json"]) == 3
     assert (script.parent / "argv.json").read_text() == '["--quick", "--json", "out.json"]'

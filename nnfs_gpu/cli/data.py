@@ -1,7 +1,7 @@
 """Reading the command line's data files (the user's ``.npz`` and ``.csv``) and deciding the problem kind.
 
-Kept apart from the argument handling in ``cli.py``; every problem is a ``UsageError`` whose message
-names the file and the fix, shown by ``nnfs-gpu`` as one line.
+Kept apart from the commands; every problem is a ``UsageError`` whose message names the file and
+the fix, shown by ``nnfs-gpu`` as one line.
 """
 
 from __future__ import annotations

@@ -1,0 +1,62 @@
+"""What several commands share: number checks for argparse, the backend options, one line for an error."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import nnfs_gpu
+from nnfs_gpu.backends import ENV_VAR, Backend, requested_name
+
+
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {'whole number' if kind is int else 'number'}, got {text!r}") from None
+
+
+def checked(kind: type, accepts: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` that ``accepts`` allows, else an error saying ``expected``."""
+
+    def parse(text: str) -> Any:
+        value = _number(text, kind)
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = checked(int, lambda value: value >= 1, "a whole number >= 1")
+non_negative_int = checked(int, lambda value: value >= 0, "a whole number >= 0")
+non_negative_float = checked(float, lambda value: value >= 0, "a number >= 0")
+positive_float = checked(float, lambda value: value > 0, "a number > 0")
+fraction = checked(float, lambda value: 0 <= value < 1, "a number in [0, 1)")
+
+
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """``64,64`` -> (64, 64); an empty string means no hidden layer."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",")) if text.strip() else ()
+    except ValueError:
+        sizes = (0,)
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes >= 1 such as 64,64, got {text!r}")
+    return sizes
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", help=f"numpy, cupy, strict or auto (default: ${ENV_VAR}, else auto)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
+
+
+def select_backend(name: str | None, dtype: str) -> Backend:
+    """Makes the backend ``--backend`` names (else the environment's, else 'auto') current."""
+    return nnfs_gpu.set_backend(requested_name(name), dtype=dtype)
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (the library's messages say what is wrong and the fix)."""
+    return " ".join(str(error).split()) or type(error).__name__
