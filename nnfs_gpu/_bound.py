@@ -54,8 +54,8 @@ class BackendBound:
 
 
 class PassMean(BackendBound):
-    """A number averaged over a pass of batches (a loss, an accuracy): a running sum that stays on
-    the device and a count, until ``accumulated_mean`` reads it back."""
+    """A number averaged over a pass of batches (a loss, an accuracy): a running total that stays on
+    the device, and a count, until ``accumulated_mean`` reads it back."""
 
     transient: ClassVar[tuple[str, ...]] = ()
 
@@ -74,11 +74,21 @@ class PassMean(BackendBound):
         self.accumulated_sum: Any = 0.0
         self.accumulated_count = 0
 
-    def _add_batch(self, batch_sum: Any, count: int) -> Any:
-        """Adds a batch's sum of ``count`` values; returns the batch's mean (a 0-d backend array)."""
-        self.accumulated_sum = self.accumulated_sum + batch_sum
-        self.accumulated_count += count
-        return batch_sum / count
+    @property
+    def running_total(self) -> Any:
+        """The total so far (a 0-d array), or None before the pass's first batch."""
+        return self.accumulated_sum if self.accumulated_count else None
+
+    def _add(self, batch: Any, total: Any, count: int) -> Any:
+        """Records a batch: its sum ``batch`` over ``count`` values and the running ``total`` that
+        includes it (see ``Backend.crossentropy_sum``); returns ``batch``."""
+        self.accumulated_sum, self.accumulated_count = total, self.accumulated_count + count
+        return batch
+
+    def _add_sum(self, batch: Any, count: int) -> Any:
+        """``_add`` for a batch sum computed here: the total is the running total plus it."""
+        total = self.running_total
+        return self._add(batch, batch if total is None else total + batch, count)
 
     def accumulated_mean(self) -> float:
         if self.accumulated_count == 0:

@@ -6,13 +6,16 @@ import math
 from typing import Any
 
 from ._bound import PassMean
+from .activations import Softmax
 
 
 class Accuracy(PassMean):
-    """Base: ``compare`` says which predictions are right; ``calculate`` gives their mean.
+    """Base: ``compare`` says which predictions are right; ``calculate`` gives their share.
 
-    The accumulated accuracy divides by the number of compared values (the book divides by rows,
-    which is the same for one output column and overshoots for several).
+    Right answers are counted (exact integers on the device) and divided on the host in float64,
+    as the book's ``np.mean`` of booleans divides. The accumulated accuracy divides by the number of
+    compared values (the book divides by rows, which is the same for one output column and
+    overshoots for several).
     """
 
     def init(self, y: Any, reinit: bool = False) -> None:
@@ -22,13 +25,20 @@ class Accuracy(PassMean):
         raise NotImplementedError
 
     def accumulate(self, predictions: Any, y: Any) -> Any:
-        """This batch's accuracy as a 0-d backend array, added to the pass's running sum."""
+        """This batch's count of right answers (a 0-d int64 backend array), added to the pass's."""
         xp = self.backend.xp
-        comparisons = xp.astype(self.compare(self.backend.asarray(predictions), self.backend.asarray(y)), self.backend.dtype)
-        return self._add_batch(xp.sum(comparisons), math.prod(comparisons.shape))
+        comparisons = self.compare(self.backend.asarray(predictions), self.backend.asarray(y))
+        return self._add_sum(xp.sum(xp.astype(comparisons, xp.int64)), math.prod(comparisons.shape))
+
+    def accumulate_outputs(self, activation: Any, outputs: Any, y: Any) -> Any:
+        """``accumulate`` for the outputs of the model's last ``activation``, in one fused op where
+        the backend has one."""
+        return self.accumulate(activation.predictions(outputs), y)
 
     def calculate(self, predictions: Any, y: Any) -> float:
-        return float(self.accumulate(predictions, y))
+        before = self.accumulated_count
+        right = self.accumulate(predictions, y)
+        return int(right) / (self.accumulated_count - before)
 
     def calculate_accumulated(self) -> float:
         return self.accumulated_mean()
@@ -48,7 +58,13 @@ class Categorical(Accuracy):
         xp = self.backend.xp
         if not self.binary and y.ndim == 2:
             y = xp.argmax(y, axis=1)
-        return predictions == xp.astype(y, predictions.dtype)
+        return predictions == (y if y.dtype == predictions.dtype else xp.astype(y, predictions.dtype))
+
+    def accumulate_outputs(self, activation: Any, outputs: Any, y: Any) -> Any:
+        if self.binary or not isinstance(activation, Softmax) or y.ndim != 1:
+            return super().accumulate_outputs(activation, outputs, y)
+        batch, total = self.backend.argmax_matches(outputs, y, self.running_total)
+        return self._add(batch, total, outputs.shape[0])
 
 
 class Regression(Accuracy):

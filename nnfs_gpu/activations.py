@@ -21,16 +21,29 @@ class Activation(BackendBound):
         """What the outputs mean as answers (classes, 0/1, values); host data in gives host data out."""
         return outputs
 
+    def forward_biased(self, z: Any, biases: Any) -> None:
+        """``forward(z + biases)`` for the product ``z`` of the Dense layer before (which gets the
+        biases added in place): one fused pass where the backend has one (see ``training.forward``)."""
+        self.backend.add_bias(z, biases)
+        self.forward(z)
+
     def _forward(self, inputs: Any) -> Any:
         raise NotImplementedError
 
     def _backward(self, dvalues: Any) -> Any:
         raise NotImplementedError
 
+    def _into_output(self, op: Any, z: Any, *arguments: Any) -> Any:
+        """``op(z, *arguments)`` written into this step's output array (``BackendBound._step_array``)."""
+        return op(z, *arguments, out=self._step_array("output", z.shape))
+
 
 class ReLU(Activation):
     def _forward(self, inputs: Any) -> Any:
-        return self.backend.relu(inputs, out=self._step_array("output", inputs.shape))
+        return self._into_output(self.backend.relu, inputs)
+
+    def forward_biased(self, z: Any, biases: Any) -> None:
+        self.inputs, self.output = z, self._into_output(self.backend.bias_relu, z, biases)
 
     def _backward(self, dvalues: Any) -> Any:
         return self.backend.relu_backward(dvalues, self.inputs, out=self._step_array("dinputs", dvalues.shape))
@@ -38,7 +51,10 @@ class ReLU(Activation):
 
 class Softmax(Activation):
     def _forward(self, inputs: Any) -> Any:
-        return self.backend.softmax(inputs, out=self._step_array("output", inputs.shape))
+        return self._into_output(self.backend.softmax, inputs)
+
+    def forward_biased(self, z: Any, biases: Any) -> None:
+        self.inputs, self.output = z, self._into_output(self.backend.bias_softmax, z, biases)
 
     def _backward(self, dvalues: Any) -> Any:
         return self.backend.softmax_backward(dvalues, self.output)

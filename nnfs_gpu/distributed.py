@@ -183,6 +183,8 @@ class DataParallel(LocalSteps):
     every rank applies the same update. Rank 0's weights and shuffles hold for all.
     """
 
+    collective = True
+
     def __init__(self, comm: Communicator) -> None:
         self.comm = comm
 
@@ -254,10 +256,6 @@ class DataParallel(LocalSteps):
             return
         summed = self.comm.allreduce_sum(self._flat(gradients) * share)
         update.set_gradients(self._unflat(summed, gradients))
-
-    def batch_means(self, numbers: list[Any], local_samples: int, global_samples: int) -> list[float]:
-        share = local_samples / global_samples
-        return self.sum_numbers([float(number) * share for number in numbers])
 
     def sums(self, numbers: list[Any]) -> list[float]:
         return self.sum_numbers([float(number) for number in numbers])

@@ -48,15 +48,19 @@ class Dense(BackendBound):
         return f"Dense({self.n_inputs}, {self.n_neurons})"
 
     def forward(self, inputs: Any, training: bool = False) -> None:
+        self.forward_product(inputs)
+        self.backend.add_bias(self.output, self.biases)
+
+    def forward_product(self, inputs: Any) -> None:
+        """The forward without the biases: ``output = inputs · weights``. ``training.forward`` adds
+        the biases together with the next activation (``Activation.forward_biased``)."""
         inputs = self.backend.asfloat(inputs)
         if inputs.ndim != 2 or inputs.shape[1] != self.n_inputs:
             raise ValueError(
                 f"{self!r} expects inputs of shape (samples, {self.n_inputs}), got {tuple(inputs.shape)}"
             )
         self.inputs = inputs
-        output = self.backend.dot(inputs, self.weights, out=self._step_array("output", (inputs.shape[0], self.n_neurons)))
-        self.backend.add_bias(output, self.biases)
-        self.output = output
+        self.output = self.backend.dot(inputs, self.weights, out=self._step_array("output", (inputs.shape[0], self.n_neurons)))
 
     def backward(self, dvalues: Any) -> None:
         """Sets ``dweights``, ``dbiases`` and, unless ``needs_input_gradient`` is off, ``dinputs``.

@@ -17,14 +17,6 @@ from ._bound import BackendBound, PassMean
 from .activations import Softmax
 from .backends import is_host
 
-CLIP = 1e-7
-
-
-def clip(xp: Any, values: Any) -> Any:
-    """Clips to [CLIP, 1 - CLIP] with two element-wise ops (array-api-compat's generic ``clip``
-    uses boolean masks, which read a count back from a GPU)."""
-    return xp.minimum(xp.maximum(values, CLIP), 1 - CLIP)
-
 
 @functools.cache
 def is_integral(xp: Any, dtype: Any) -> bool:
@@ -114,12 +106,21 @@ class Loss(PassMean):
         return float(self.regularization_total(None if layer is None else [layer]))
 
     def accumulate(self, output: Any, y: Any, *, checked: bool = False) -> Any:
-        """Mean loss of this batch as a 0-d backend array, added to the pass's running sum."""
-        sample_losses = self.forward(output, y, checked=checked)
-        return self._add_batch(self.backend.xp.sum(sample_losses), sample_losses.shape[0])
+        """This batch's summed loss as a 0-d backend array, added to the pass's running total."""
+        y_pred = self.backend.asfloat(output)
+        y_true = self.targets(y, y_pred.shape, y_pred.dtype, checked=checked)
+        batch, total = self._summed(y_pred, y_true)
+        return self._add(batch, total, y_pred.shape[0])
+
+    def _summed(self, y_pred: Any, y_true: Any) -> tuple[Any, Any]:
+        """The batch's summed loss and the running total with it (a subclass may fuse the two)."""
+        batch = self.backend.xp.sum(self._forward(y_pred, y_true))
+        total = self.running_total
+        return batch, batch if total is None else total + batch
 
     def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
-        data_loss = float(self.accumulate(output, y))
+        y_pred = self.backend.asfloat(output)
+        data_loss = float(self.accumulate(y_pred, y) / y_pred.shape[0])
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
@@ -153,12 +154,17 @@ class CategoricalCrossentropy(Loss):
         return y if y.ndim == 1 else super()._computable(y, dtype)
 
     def _forward(self, y_pred: Any, y_true: Any) -> Any:
-        backend, xp = self.backend, self.backend.xp
+        backend = self.backend
         if y_true.ndim == 1:  # clipping the picked values alone gives the same numbers, n instead of n·k clips
-            correct_confidences = clip(xp, backend.pick(y_pred, y_true))
+            correct_confidences = backend.clip(backend.pick(y_pred, y_true))
         else:
-            correct_confidences = xp.sum(clip(xp, y_pred) * y_true, axis=1)
+            correct_confidences = backend.xp.sum(backend.clip(y_pred) * y_true, axis=1)
         return -backend.log(correct_confidences)
+
+    def _summed(self, y_pred: Any, y_true: Any) -> tuple[Any, Any]:
+        if y_true.ndim == 1:
+            return self.backend.crossentropy_sum(y_pred, y_true, self.running_total)
+        return super()._summed(y_pred, y_true)
 
     def _backward(self, dvalues: Any, y_true: Any) -> Any:
         samples, classes = dvalues.shape
@@ -209,14 +215,14 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"binary targets must lie in [0, 1], got values from {y.min()} to {y.max()}")
 
     def _forward(self, y_pred: Any, y_true: Any) -> Any:
-        backend, xp = self.backend, self.backend.xp
-        clipped = clip(xp, y_pred)
+        backend = self.backend
+        clipped = backend.clip(y_pred)
         sample_losses = -(y_true * backend.log(clipped) + (1 - y_true) * backend.log(1 - clipped))
-        return xp.mean(sample_losses, axis=-1)
+        return backend.xp.mean(sample_losses, axis=-1)
 
     def _backward(self, dvalues: Any, y_true: Any) -> Any:
         samples, outputs = dvalues.shape
-        clipped = clip(self.backend.xp, dvalues)
+        clipped = self.backend.clip(dvalues)
         return (-(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs) / samples
 
 

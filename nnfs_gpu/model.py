@@ -89,6 +89,7 @@ class Model:
         for index, layer in enumerate(self.trainable_layers):
             layer.needs_input_gradient = index > 0
         self._backward_layers = self.layers[first:]  # nothing before the first Dense has parameters
+        self._forward_stages = training_loop.forward_stages(self.layers)
         self.output_layer_activation = self.layers[-1]
         self.loss.remember_trainable_layers(self.trainable_layers)
         self.finalized = True

@@ -9,8 +9,10 @@ advances on every step without reading anything.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import time
 from typing import Any
 
 
@@ -31,10 +33,19 @@ def validation_line(accuracy: float, loss: float) -> str:
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix} [{elapsed}<{remaining}, {rate_fmt}]"
 
 
+#: a progress bar's numbers are read back from the device at most this often
+BAR_READ_SECONDS = 0.1
+
+
 class Reporter:
     """Reports nothing (``verbose=False``); ``active`` tells ``train`` not to read numbers back."""
 
     active = False
+
+    def shows_step(self, step: int, last: bool, print_every: int) -> bool:
+        """Whether the numbers of training step ``step`` of an epoch are reported: every
+        ``print_every`` steps and the epoch's last one, as the book prints them."""
+        return self.active and (not step % print_every or last)
 
     def __enter__(self) -> Reporter:
         return self
@@ -84,12 +95,25 @@ class ProgressBar(Reporter):
 
     active = True
 
-    def __init__(self, total_steps: int) -> None:
+    def __init__(self, total_steps: int, throttled: bool = True) -> None:
         from tqdm import tqdm
 
         self.bar = tqdm(total=total_steps, unit="step", file=sys.stdout, bar_format=BAR_FORMAT, **_bar_size())
         self.numbers = ""
         self.validation_numbers = ""
+        self.throttled = throttled
+        self._last_read = -math.inf
+
+    def shows_step(self, step: int, last: bool, print_every: int) -> bool:
+        """The book's steps, read at most every BAR_READ_SECONDS when ``throttled`` (not when the
+        ranks of a distributed run must decide alike)."""
+        if not super().shows_step(step, last, print_every):
+            return False
+        now = time.monotonic()
+        if self.throttled and now - self._last_read < BAR_READ_SECONDS:
+            return False
+        self._last_read = now
+        return True
 
     def epoch(self, epoch: int, epochs: int) -> None:
         self.bar.set_description_str(f"epoch {epoch}/{epochs}", refresh=False)
@@ -132,7 +156,9 @@ def stdout_is_terminal() -> bool:
         return False
 
 
-def make_reporter(verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True) -> Reporter:
+def make_reporter(
+    verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True, throttled: bool = True
+) -> Reporter:
     """What ``train`` reports through: nothing when not ``verbose``; a bar when ``progress`` is True,
     or is None and stdout is a terminal; the book's lines otherwise. ``shows=False`` (a rank other
     than rank 0) reads the numbers the others show, and shows nothing."""
@@ -141,5 +167,5 @@ def make_reporter(verbose: bool, progress: bool | None, total_steps: int = 0, sh
     if not shows:
         return Unshown()
     if progress or (progress is None and stdout_is_terminal()):
-        return ProgressBar(total_steps)
+        return ProgressBar(total_steps, throttled)
     return BookLines()

@@ -14,14 +14,16 @@ the run ends.
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any, Iterator
 
 import numpy as np
 
 from ._bound import reusing_step_arrays
+from .activations import ReLU, Softmax
 from .backends import is_host
+from .layers import Dense
 from .progress import Reporter, make_reporter
+from .watch import NotFiniteError, Watch, is_finite
 
 HISTORY_KEYS = ("loss", "data_loss", "regularization_loss", "accuracy", "learning_rate")
 
@@ -30,6 +32,8 @@ class LocalSteps:
     """One process trains on every row of every batch: each call is the identity or does nothing."""
 
     is_root = True
+    #: whether steps call collectives (every rank must then decide alike which steps show numbers)
+    collective = False
 
     def start(self, samples: int, batches: list[slice], layers: list[Any]) -> None:
         """Checks and set-up before the first step."""
@@ -45,12 +49,8 @@ class LocalSteps:
     def average_gradients(self, update: Any, local_samples: int, global_samples: int) -> None:
         """Makes the gradients those of the whole batch."""
 
-    def batch_means(self, numbers: list[Any], local_samples: int, global_samples: int) -> list[Any]:
-        """The whole batch's means, from this process's means of its rows."""
-        return numbers
-
     def sums(self, numbers: list[Any]) -> list[Any]:
-        """Sums over all processes."""
+        """Sums over all processes (0-d arrays stay on the device)."""
         return numbers
 
     @contextlib.contextmanager
@@ -115,10 +115,40 @@ def prepare(model: Any, X: Any, y: Any) -> tuple[Any, Any]:
 # -- the passes -------------------------------------------------------------------------------
 
 
+def forward_stages(layers: list[Any]) -> list[tuple[Any, Any]]:
+    """The forward pass as stages: ``(layer, None)``, or ``(dense, activation)`` for a Dense layer
+    and the ReLU or Softmax after it, whose biases and activation run as one fused op
+    (``Dense.forward_product``, then ``Activation.forward_biased``). Layers whose class or instance
+    replaces ``forward`` (or the activation's ``_forward``) are never fused, so their own code runs;
+    ``fit``, ``evaluate`` and ``predict`` make the stages anew each call."""
+    stages: list[tuple[Any, Any]] = []
+    remaining = list(layers)
+    while remaining:
+        layer = remaining.pop(0)
+        following = remaining[0] if remaining else None
+        fusable = _keeps(layer, Dense, "forward", "forward_product") and any(
+            isinstance(following, kind) and _keeps(following, kind, "forward", "_forward", "forward_biased")
+            for kind in (ReLU, Softmax)
+        )
+        stages.append((layer, remaining.pop(0) if fusable else None))
+    return stages
+
+
+def _keeps(obj: Any, kind: type, *methods: str) -> bool:
+    """Whether ``obj`` is a ``kind`` that keeps ``kind``'s ``methods`` (in its class and on itself)."""
+    return isinstance(obj, kind) and all(
+        getattr(type(obj), name) is getattr(kind, name) and name not in vars(obj) for name in methods
+    )
+
+
 def forward(model: Any, X: Any, training: bool) -> Any:
     model.input_layer.forward(X, training)
-    for layer in model.layers:
-        layer.forward(layer.prev.output, training)
+    for layer, activation in model._forward_stages:
+        if activation is None:
+            layer.forward(layer.prev.output, training)
+        else:
+            layer.forward_product(layer.prev.output)
+            activation.forward_biased(layer.output, layer.biases)
     return model.layers[-1].output
 
 
@@ -136,40 +166,58 @@ def backward(model: Any, output: Any, y: Any, *, checked: bool = False) -> None:
         layer.backward(layer.next.dinputs)
 
 
-def raise_not_finite(where: str) -> None:
-    raise FloatingPointError(
-        f"the loss became NaN or infinite at {where}; lower the learning rate, scale the inputs, "
-        f"or check the data for extreme values"
-    )
+def regularization(model: Any) -> Any:
+    """The loss's L1/L2 penalty now (a 0-d array), or 0.0 when no layer has one (nothing to compute)."""
+    layers = model.loss.trainable_layers
+    return model.loss.regularization_total() if any(getattr(layer, "has_penalty", True) for layer in layers) else 0.0
+
+
+def pass_totals(model: Any) -> list[Any]:
+    """The pass's summed loss, its count, right answers and compared values, as they stand."""
+    loss, accuracy = model.loss, model.accuracy
+    return [loss.accumulated_sum, loss.accumulated_count, accuracy.accumulated_sum, accuracy.accumulated_count]
 
 
 class History:
-    """The per-epoch numbers ``train`` returns; those computed on the device stay there until the end."""
+    """The per-epoch numbers ``train`` returns, kept as the device's totals until the run ends.
+
+    Losses are divided as the device would divide them (in the float dtype of their sum), accuracies
+    in float64, a count over a count, as the book's ``np.mean`` of booleans.
+    """
 
     def __init__(self, validation: bool) -> None:
-        self.on_device: dict[str, list[Any]] = {key: [] for key in HISTORY_KEYS if key != "learning_rate"}
-        self.values: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
-        if validation:
-            self.values.update(val_loss=[], val_accuracy=[])
+        self.epochs: list[tuple[list[Any], Any, float]] = []
+        self.validations: list[list[Any]] | None = [] if validation else None
 
-    def add_epoch(self, data_loss: Any, regularization: Any, accuracy: Any, learning_rate: float) -> None:
-        for key, value in (("data_loss", data_loss), ("regularization_loss", regularization),
-                           ("loss", data_loss + regularization), ("accuracy", accuracy)):
-            self.on_device[key].append(value)
-        self.values["learning_rate"].append(learning_rate)
+    def add_epoch(self, totals: list[Any], regularization: Any, learning_rate: float) -> None:
+        self.epochs.append((totals, regularization, learning_rate))
 
-    def add_validation(self, loss: float, accuracy: float) -> None:
-        self.values["val_loss"].append(loss)
-        self.values["val_accuracy"].append(accuracy)
+    def add_validation(self, totals: list[Any]) -> None:
+        assert self.validations is not None
+        self.validations.append(totals)
 
-    def read(self) -> dict[str, list[float]]:
+    def read(self, backend: Any) -> dict[str, list[float]]:
         """The history as host floats; a loss that became NaN or infinite is an error naming its epoch."""
-        for key, values in self.on_device.items():
-            self.values[key] = [float(value) for value in values]
-        for epoch, value in enumerate(self.values["loss"], start=1):
-            if not math.isfinite(value):
-                raise_not_finite(f"epoch {epoch}")
-        return self.values
+        validations = self.validations or []
+        wanted = [value for totals, regularization, _ in self.epochs for value in (totals[0], totals[2], regularization)]
+        wanted += [value for totals in validations for value in (totals[0], totals[2])]
+        numbers = iter(backend.read_later(wanted).values())
+        values: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+        for epoch, (totals, _, learning_rate) in enumerate(self.epochs, start=1):
+            loss_sum, right, penalty = next(numbers), next(numbers), next(numbers)
+            data_loss = loss_sum / totals[1]
+            for key, value in (("loss", data_loss + penalty), ("data_loss", data_loss), ("regularization_loss", penalty),
+                               ("accuracy", right / totals[3]), ("learning_rate", learning_rate)):
+                values[key].append(float(value))
+            if not is_finite(values["loss"][-1]):
+                raise NotFiniteError(f"epoch {epoch}")
+        if self.validations is not None:
+            values.update(val_loss=[], val_accuracy=[])
+            for totals in validations:
+                loss_sum, right = next(numbers), next(numbers)
+                values["val_loss"].append(float(loss_sum) / totals[1])
+                values["val_accuracy"].append(float(right / totals[3]))
+        return values
 
 
 class TrainingRun:
@@ -179,9 +227,10 @@ class TrainingRun:
         self.model, self.strategy, self.report = model, strategy, report
         self.batches, self.print_every = batches, print_every
         self.update = model._updates.for_training(model.trainable_layers, model.optimizer, model.backend)
+        self.watch = Watch(model.backend)
 
-    def epoch(self, X: Any, y: Any, shuffle: bool, number: int) -> tuple[Any, Any]:
-        """Trains on every batch once; returns the epoch's mean loss and accuracy (on the device)."""
+    def epoch(self, X: Any, y: Any, shuffle: bool, number: int) -> list[Any]:
+        """Trains on every batch once; returns the pass's totals (see ``pass_totals``), over all ranks."""
         model, xp = self.model, self.model.backend.xp
         model.loss.new_pass()
         model.accuracy.new_pass()
@@ -190,11 +239,8 @@ class TrainingRun:
             X, y = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
         for step, rows in enumerate(self.batches):
             self.step(X, y, rows, step, number)
-        loss, accuracy = model.loss, model.accuracy
-        loss_sum, loss_count, accuracy_sum, accuracy_count = self.strategy.sums(
-            [loss.accumulated_sum, loss.accumulated_count, accuracy.accumulated_sum, accuracy.accumulated_count]
-        )
-        return loss_sum / loss_count, accuracy_sum / accuracy_count
+        self.watch.pass_ended(model.loss.accumulated_sum)
+        return self.strategy.sums(pass_totals(model))
 
     def step(self, X: Any, y: Any, rows: slice, step: int, epoch: int) -> None:
         model, strategy, report = self.model, self.strategy, self.report
@@ -202,25 +248,33 @@ class TrainingRun:
         sizes = (local.stop - local.start, rows.stop - rows.start)
         batch_X, batch_y = X[local, ...], y[local, ...]
         output = forward(model, batch_X, training=True)
-        data_loss = model.loss.accumulate(output, batch_y, checked=True)
-        accuracy = model.accuracy.accumulate(model.output_layer_activation.predictions(output), batch_y)
-        shown = report.active and (not step % self.print_every or step == len(self.batches) - 1)
+        compared_before = model.accuracy.accumulated_count
+        batch_loss = model.loss.accumulate(output, batch_y, checked=True)
+        right = model.accuracy.accumulate_outputs(model.output_layer_activation, output, batch_y)
+        shown = report.shows_step(step, step == len(self.batches) - 1, self.print_every)
         if shown:  # the numbers before the update, as the book prints them
-            regularization = model.loss.regularization_total()
-            data_loss, accuracy = strategy.batch_means([data_loss, accuracy], *sizes)
+            numbers = strategy.sums([batch_loss, sizes[0], right, model.accuracy.accumulated_count - compared_before])
+            penalty = regularization(model)
         backward(model, output, batch_y, checked=True)
         strategy.average_gradients(self.update, *sizes)
         self.update.apply(model.optimizer)
+        where = f"epoch {epoch}, step {step}"
         if shown:
-            self.show(f"step: {step}", accuracy, data_loss, regularization, f"epoch {epoch}, step {step}")
+            self.show(f"step: {step}", numbers, penalty, where)
         report.advance()
+        self.watch.step_done(where, batch_loss, model.loss.running_total)
 
-    def show(self, label: str, accuracy: Any, data_loss: Any, regularization: Any, where: str) -> None:
-        """Reports one of the book's progress lines (reading the numbers back from the device)."""
-        data_loss, regularization = float(data_loss), float(regularization)
-        if not math.isfinite(data_loss + regularization):
-            raise_not_finite(where)
-        self.report.progress(label, float(accuracy), data_loss, regularization, self.model.optimizer.current_learning_rate)
+    def show(self, label: str, totals: list[Any], penalty: Any, where: str) -> None:
+        """Reports one of the book's progress lines once its numbers are on the host (see ``pass_totals``)."""
+        learning_rate = self.model.optimizer.current_learning_rate
+
+        def line(loss_sum: Any, right: Any, penalty: Any) -> None:
+            data_loss = loss_sum / totals[1]
+            if not is_finite(data_loss, penalty):
+                raise NotFiniteError(where)
+            self.report.progress(label, right / totals[3], float(data_loss), float(penalty), learning_rate)
+
+        self.watch.when_read([totals[0], totals[2], penalty], line)
 
 
 def fit(
@@ -238,6 +292,7 @@ def fit(
     strategy: LocalSteps,
 ) -> dict[str, list[float]]:
     """``Model.train``: trains and returns the per-epoch history."""
+    model._forward_stages = forward_stages(model.layers)
     X, y = prepare(model, X, y)
     validation = prepare(model, *validation_data) if validation_data is not None else None
     model.accuracy.init(y)
@@ -245,45 +300,59 @@ def fit(
     strategy.start(X.shape[0], batches, model.trainable_layers)
     history = History(validation is not None)
     step_objects = [*model.layers, model.softmax_classifier_output or model.loss]
-    report = make_reporter(verbose, progress, epochs * len(batches), shows=strategy.is_root)
+    report = make_reporter(verbose, progress, epochs * len(batches), shows=strategy.is_root, throttled=not strategy.collective)
     with report, reusing_step_arrays(step_objects):
         run = TrainingRun(model, strategy, report, batches, print_every)
+        watch = run.watch
         for epoch in range(1, epochs + 1):
-            report.epoch(epoch, epochs)
-            loss, accuracy = run.epoch(X, y, shuffle, epoch)
-            regularization = model.loss.regularization_total()
-            history.add_epoch(loss, regularization, accuracy, model.optimizer.current_learning_rate)
+            watch.when_read([], lambda epoch=epoch: report.epoch(epoch, epochs))
+            totals = run.epoch(X, y, shuffle, epoch)
+            penalty = regularization(model)
+            history.add_epoch(totals, penalty, model.optimizer.current_learning_rate)
             if report.active:
-                run.show("training", accuracy, loss, regularization, f"epoch {epoch}")
+                run.show("training", totals, penalty, f"epoch {epoch}")
             if validation is not None:
-                history.add_validation(*evaluate_pass(model, *validation, batch_size, report))
-    return history.read()
+                validation_totals = evaluate_pass(model, *validation, batch_size)
+                history.add_validation(validation_totals)
+                show_validation(watch, report, validation_totals)
+        watch.check()
+        watch.finish()
+    return history.read(model.backend)
 
 
-def evaluate_pass(model: Any, X: Any, y: Any, batch_size: int | None, report: Reporter) -> tuple[float, float]:
-    """Loss and accuracy over prepared data, reported as the book's ``validation`` line."""
+def evaluate_pass(model: Any, X: Any, y: Any, batch_size: int | None) -> list[Any]:
+    """One pass over prepared data without training; returns its totals (see ``pass_totals``)."""
     model.loss.new_pass()
     model.accuracy.new_pass()
     for rows in batch_slices(X.shape[0], batch_size):
         batch_y = y[rows, ...]
         output = forward(model, X[rows, ...], training=False)
         model.loss.accumulate(output, batch_y, checked=True)
-        model.accuracy.accumulate(model.output_layer_activation.predictions(output), batch_y)
-    loss = model.loss.calculate_accumulated()
-    accuracy = model.accuracy.calculate_accumulated()
-    report.validation(accuracy, loss)
-    return loss, accuracy
+        model.accuracy.accumulate_outputs(model.output_layer_activation, output, batch_y)
+    return pass_totals(model)
+
+
+def show_validation(watch: Watch, report: Reporter, totals: list[Any]) -> None:
+    """The book's ``validation`` line, once its numbers are on the host."""
+    watch.when_read([totals[0], totals[2]], lambda loss_sum, right: report.validation(right / totals[3], float(loss_sum) / totals[1]))
 
 
 def evaluate(model: Any, X: Any, y: Any, batch_size: int | None, verbose: bool) -> tuple[float, float]:
-    """``Model.evaluate``."""
+    """``Model.evaluate``: the validation line, and (loss, accuracy)."""
+    model._forward_stages = forward_stages(model.layers)
     X, y = prepare(model, X, y)
     model.accuracy.init(y)
-    return evaluate_pass(model, X, y, batch_size, make_reporter(verbose, progress=False))
+    totals = evaluate_pass(model, X, y, batch_size)
+    report = make_reporter(verbose, progress=False)
+    watch = Watch(model.backend)
+    show_validation(watch, report, totals)
+    watch.finish()
+    return model.loss.calculate_accumulated(), model.accuracy.calculate_accumulated()
 
 
 def predict(model: Any, X: Any, batch_size: int | None) -> np.ndarray:
     """``Model.predict``: the last layer's outputs as a host NumPy array."""
+    model._forward_stages = forward_stages(model.layers)
     X = prepare_inputs(model, X)
     outputs = [forward(model, X[rows, ...], training=False) for rows in batch_slices(X.shape[0], batch_size)]
     return model.backend.to_numpy(model.backend.xp.concat(outputs, axis=0))

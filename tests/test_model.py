@@ -501,3 +501,77 @@ def test_checked_targets_skip_only_the_value_check(backend, spiral):
         model.loss.forward(output, with_nan)
     with pytest.raises(ValueError, match="got 299 labels for 300 samples"):
         model.loss.forward(output, y[:-1], checked=True)
+
+
+def test_fused_forward_stages_give_the_unfused_numbers(backend, spiral):
+    """Model.train runs Dense + ReLU and Dense + Softmax as fused stages; the book's layer-by-layer
+    forward gives the same bits."""
+    X, _, _, _ = spiral
+    model = spiral_classifier(dropout=0.1)
+    fused = host(model.forward(X, training=False)).copy()
+    assert [activation is not None for _, activation in model._forward_stages] == [True, False, True]
+    layers_output = backend.asfloat(X)
+    for layer in model.layers:
+        layer.forward(layers_output, training=False)
+        layers_output = layer.output
+    np.testing.assert_array_equal(fused, host(layers_output))
+
+
+def test_a_layer_with_its_own_forward_is_not_fused(backend, spiral):
+    X, y, _, _ = spiral
+    calls = []
+
+    class CountingDense(Dense):
+        def forward(self, inputs, training=False):
+            calls.append(inputs.shape[0])
+            super().forward(inputs, training)
+
+    model = Model()
+    for layer in (CountingDense(2, 16), ReLU(), Dense(16, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(), accuracy=Categorical())
+    model.finalize()
+    model.train(X, y, epochs=2, verbose=False)
+    assert calls == [300, 300]
+    model.layers[2].forward = lambda inputs, training=False: calls.append("patched") or Dense.forward(model.layers[2], inputs)
+    model.predict(X)
+    assert calls[-1] == "patched"  # an instance's own forward is seen too
+
+
+def test_a_loss_that_turns_nan_unseen_stops_within_a_bounded_number_of_steps(backend, spiral):
+    """Without any output, a NaN loss is found within CHECK_EVERY_STEPS + MAX_WAIT_STEPS steps (no
+    read-back per step), and the error names the step where the loss first was not finite."""
+    from nnfs_gpu.watch import CHECK_EVERY_STEPS, MAX_WAIT_STEPS
+
+    X, y, _, _ = spiral
+
+    class TurnsNan(CategoricalCrossentropy):
+        calls = 0
+
+        def _summed(self, y_pred, y_true):
+            TurnsNan.calls += 1
+            batch, total = super()._summed(y_pred, y_true)
+            if TurnsNan.calls == 13:  # epoch 2 (6 steps of 50 per epoch), step 0
+                batch = batch * float("nan")
+                total = batch if self.running_total is None else self.running_total + batch
+            return batch, total
+
+    model = spiral_classifier()
+    model.set(loss=TurnsNan())
+    model.finalize()
+    with pytest.raises(FloatingPointError, match=r"NaN or infinite at epoch 3, step 0; lower the learning rate"):
+        model.train(X, y, epochs=400, batch_size=50, verbose=False)
+    assert CHECK_EVERY_STEPS + MAX_WAIT_STEPS <= 16  # "bounded": far fewer than the run's 2400 steps
+    assert 13 <= model.optimizer.iterations <= 13 + CHECK_EVERY_STEPS + MAX_WAIT_STEPS
+
+
+def test_accuracy_is_a_count_divided_in_float64_as_the_book_divides(backend, capsys):
+    """3998 right of 4000 is 0.9995: the book's float64 mean prints 1.000 (a float32 ratio, 0.999)."""
+    accuracy = Categorical()
+    predictions = np.zeros(4000, dtype=np.int64)
+    labels = np.zeros(4000, dtype=np.int64)
+    labels[:2] = 1
+    value = accuracy.calculate(predictions, labels)
+    assert value == 3998 / 4000 and f"{value:.3f}" == "1.000"
+    assert f"{np.float32(3998) / np.float32(4000):.3f}" == "0.999"
+    assert accuracy.calculate_accumulated() == 3998 / 4000

@@ -7,7 +7,7 @@ import pytest
 
 import nnfs_gpu
 from nnfs_gpu import SGD, Dense, ReLU, SoftmaxCategoricalCrossentropy
-from support import assert_parity
+from support import assert_parity, host
 
 
 def reference_step(X, y, w1, b1, w2, b2, learning_rate):
@@ -105,3 +105,28 @@ def test_loss_matches_float64_reference(backend, loss_class, rng):
     assert_parity(np.float64(loss.calculate(predictions, targets)), reference_loss, "float32")
     loss.backward(predictions, targets)
     assert_parity(loss.dinputs, reference.dinputs, "float32")
+
+
+def test_fused_forward_and_batch_sums_match_float64_reference(backend, rng):
+    """The ops a training step fuses: bias + ReLU, bias + softmax, the summed cross-entropy and the
+    count of right answers, each against NumPy float64 (and each keeping a running total)."""
+    z = rng.standard_normal((64, 7)).astype(np.float32) * 3
+    biases = rng.standard_normal((1, 7)).astype(np.float32)
+    labels = rng.integers(0, 7, 64).astype(np.uint8)
+    exact = z.astype(np.float64) + biases
+    relu = backend.bias_relu(backend.asfloat(z.copy()), backend.asfloat(biases))  # adds the biases to z in place
+    assert_parity(relu, np.maximum(exact, 0), "float32")
+    probabilities = backend.bias_softmax(backend.asfloat(z.copy()), backend.asfloat(biases))
+    expected = np.exp(exact - exact.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert_parity(probabilities, expected, "float32")
+    device_labels = backend.asarray(labels)
+    batch, total = backend.crossentropy_sum(probabilities, device_labels)
+    expected_sum = -np.log(np.clip(expected[np.arange(64), labels], 1e-7, 1 - 1e-7)).sum()
+    assert_parity(batch, expected_sum, "float32")
+    again, total = backend.crossentropy_sum(probabilities, device_labels, total)
+    assert_parity(total, 2 * expected_sum, "float32")
+    right, count = backend.argmax_matches(probabilities, device_labels)
+    right, count = backend.argmax_matches(probabilities, device_labels, count)
+    expected_right = int(np.sum(expected.argmax(axis=1) == labels))
+    assert (int(host(right)), int(host(count))) == (expected_right, 2 * expected_right)

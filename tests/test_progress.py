@@ -115,14 +115,21 @@ def test_train_chooses_bar_book_lines_or_silence(spiral, capsys, verbose, show, 
     assert len(history["loss"]) == 4
 
 
-def test_the_bar_reads_numbers_only_every_print_every_steps_and_at_epoch_end(spiral, monkeypatch, capsys):
+@pytest.mark.parametrize("seconds_between_reads, read", [
+    (0.0, ["step: 0", "step: 4", "step: 8", "step: 9", "training"] * 3),
+    (3600.0, ["step: 0", "training", "training", "training"]),
+])
+def test_the_bar_reads_numbers_every_print_every_steps_at_most_so_often(spiral, monkeypatch, seconds_between_reads, read):
+    """A bar reads a step's numbers on the book's steps (every print_every and the epoch's last),
+    but not again within BAR_READ_SECONDS of the last read; each epoch's numbers always."""
     reports, bars = [], []
+    monkeypatch.setattr(progress, "BAR_READ_SECONDS", seconds_between_reads)
     monkeypatch.setattr(progress.ProgressBar, "progress", lambda self, label, *numbers: reports.append(label))
     monkeypatch.setattr(progress.ProgressBar, "close", lambda self: bars.append((self.bar.n, self.bar.total)))
     X, y = spiral  # 150 samples in batches of 15: 10 steps per epoch
     with nnfs_gpu.use_backend("numpy"):
         spiral_model().train(X, y, epochs=3, batch_size=15, print_every=4, progress=True)
-    assert reports == ["step: 0", "step: 4", "step: 8", "step: 9", "training"] * 3
+    assert reports == read
     assert bars == [(30, 30)]  # yet the bar advanced on every step
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .base import Backend, BackendUnavailableError, ForeignArrayError, array_origin, is_host
+from .base import Backend, BackendUnavailableError, ForeignArrayError, Readback, array_origin, is_host
 from .cupy_backend import CupyBackend
 from .numpy_backend import NumpyBackend
 from .precision import with_book_precision
@@ -28,6 +28,7 @@ __all__ = [
     "BackendUnavailableError",
     "ForeignArrayError",
     "ENV_VAR",
+    "Readback",
     "available_backends",
     "chosen_name",
     "create_backend",

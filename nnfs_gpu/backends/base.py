@@ -14,6 +14,8 @@ import numpy as np
 
 FLOAT_DTYPES = ("float32", "float64")
 PRECISIONS = ("default", "book")
+#: probabilities are clipped to [CLIP, 1 - CLIP] before a logarithm, as the book clips them
+CLIP = 1e-7
 
 
 class BackendUnavailableError(RuntimeError):
@@ -33,6 +35,20 @@ def is_host(data: Any) -> bool:
     """Whether ``data`` lives on the host as NumPy arrays or Python numbers and lists: the one test
     of which side of the host/device boundary a value is on."""
     return array_origin(data) in ("numpy", "builtins")
+
+
+class Readback:
+    """Numbers on their way to the host (``Backend.read_later``): ``ready`` says whether they have
+    arrived, ``values`` waits for them and gives them as NumPy scalars of their own dtypes."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self._values = values
+
+    def ready(self) -> bool:
+        return True
+
+    def values(self) -> list[Any]:
+        return self._values
 
 
 class Backend:
@@ -101,6 +117,11 @@ class Backend:
 
     def synchronize(self) -> None:
         """Waits until queued device work is done (for timing); a no-op on the CPU."""
+
+    def read_later(self, values: list[Any]) -> Readback:
+        """Starts bringing a few 0-d arrays (or Python numbers) to the host without waiting for the
+        device: a GPU backend copies them asynchronously; here they are read at once."""
+        return Readback([self.to_numpy(value)[()] if self.owns(value) else value for value in values])
 
     # -- transfers ----------------------------------------------------------------------------
 
@@ -189,8 +210,24 @@ class Backend:
     # Those that take ``out`` write their result into it (an array of the result's shape and dtype
     # that no argument shares memory with) and return it.
 
+    def clip(self, values: Any) -> Any:
+        """Probabilities clipped to [CLIP, 1 - CLIP] with two element-wise ops (array-api-compat's
+        generic ``clip`` uses boolean masks, which read a count back from a GPU)."""
+        return self.xp.minimum(self.xp.maximum(values, CLIP), 1 - CLIP)
+
     def relu(self, x: Any, out: Any = None) -> Any:
         return self._write(out, self.xp.maximum(x, 0.0))
+
+    def bias_relu(self, z: Any, biases: Any, out: Any = None) -> Any:
+        """A Dense layer's ``biases`` added to its product ``z`` in place, then ReLU of ``z`` (into
+        ``out``): the forward of Dense + ReLU, one pass where a backend fuses it."""
+        self.add_bias(z, biases)
+        return self.relu(z, out)
+
+    def bias_softmax(self, z: Any, biases: Any, out: Any = None) -> Any:
+        """``biases`` added to ``z`` in place, then the softmax of ``z``: the forward of Dense + Softmax."""
+        self.add_bias(z, biases)
+        return self.softmax(z, out)
 
     def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
         """Gradient of ReLU: ``dvalues`` where the input was positive, 0 elsewhere (0 at 0, as the book)."""
@@ -223,6 +260,24 @@ class Backend:
         samples, classes = softmax_output.shape
         one_hot = self.one_hot(labels, classes, softmax_output.dtype)
         return self._write(out, (softmax_output - one_hot) / samples)
+
+    # -- a batch's sum, and a pass's running total: 0-d arrays that stay on the device ------------
+    # ``total`` is the running total so far (None for the first batch); it may be updated in place.
+
+    def crossentropy_sum(self, probabilities: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        """The batch's summed cross-entropy ``Σ -log(clip(probabilities[i, labels[i]]))``, and the total."""
+        batch = self.xp.sum(-self.log(self.clip(self.pick(probabilities, labels))))
+        return batch, self._plus(total, batch)
+
+    def argmax_matches(self, outputs: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        """How many rows have their largest output (the first, on ties) at their label, as an
+        int64, and the total: a classifier's right answers."""
+        xp = self.xp
+        batch = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == labels, xp.int64))
+        return batch, self._plus(total, batch)
+
+    def _plus(self, total: Any, batch: Any) -> Any:
+        return batch if total is None else total + batch
 
     # -- optimizer updates: in place on the parameter and its state, with the book's arithmetic ----
 

@@ -3,9 +3,10 @@
 The book runs ``nnfs.init()``, which makes ``np.dot`` compute in float64 and round to float32; its
 ``np.exp``/``np.log`` of float32 arrays, rounded from float64 here, give the same digits on every
 backend; and it sums a batch with ``np.sum(axis=0)``. This layer computes those operations the
-book's way and takes the generic softmax (whose ``exp`` is then the book's), so the fast paths of
-the backend below it never need to ask which precision they run in. Every rule of book precision
-lives here, and nowhere else.
+book's way and takes the generic code of every op that uses an exponential or a logarithm (whose
+``exp`` and ``log`` are then the book's), so the fast paths of the backend below it never need to
+ask which precision they run in. Every rule of book precision lives here, and nowhere else: a new
+fused op that takes an ``exp`` or a ``log`` must be listed here too.
 """
 
 from __future__ import annotations
@@ -46,9 +47,17 @@ class BookPrecision:
         """The book's ``np.sum(dvalues, axis=0, keepdims=True)``, in its order of additions."""
         return self._write(out, self.xp.sum(x, axis=0, keepdims=True))
 
+    # The generic code of every op that takes an exponential or a logarithm, so that a fused
+    # override of the backend below (which would use its own) never runs in book precision.
+
     def softmax(self: Any, x: Any, out: Any = None) -> Any:
-        """The generic softmax, whose ``exp`` is this layer's."""
         return Backend.softmax(self, x, out)
+
+    def bias_softmax(self: Any, z: Any, biases: Any, out: Any = None) -> Any:
+        return Backend.bias_softmax(self, z, biases, out)
+
+    def crossentropy_sum(self: Any, probabilities: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        return Backend.crossentropy_sum(self, probabilities, labels, total)
 
 
 @functools.cache
