@@ -1,10 +1,12 @@
-"""NumPy on the CPU: the reference backend, with the hot ops rewritten to avoid temporaries.
+"""NumPy on the CPU: the reference backend, its hot ops fused by numba where it is installed.
 
-The overrides compute the same floating-point operations as the generic code, so results are the
-same numbers (ReLU's gradient may be -0.0 where the generic code gives 0.0), but they write into
-preallocated buffers: on large layers a fresh temporary costs more than the arithmetic, because the
-operating system must hand over and zero new pages. Scratch buffers are per thread, so models
-trained in parallel threads on one backend do not share them.
+``NumpyBackend`` takes each op from the first of: the fused numba kernels (``numba_ops.py``), the
+NumPy rewrites here (``NumpyUfuncs``), the generic code. The rewrites compute the same
+floating-point operations as the generic code, so results are the same numbers (ReLU's gradient
+may be -0.0 where the generic code gives 0.0), but they write into preallocated buffers: on large
+layers a fresh temporary costs more than the arithmetic, because the operating system must hand
+over and zero new pages. Scratch buffers are per thread, so models trained in parallel threads on
+one backend do not share them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .base import Backend
+from .numba_ops import NumbaOps
 
 #: rows up to this long are handled as a transposed copy: a few long passes instead of NumPy's
 #: per-row loop, which costs far more than the arithmetic for the few classes of a classifier. A
@@ -80,7 +83,7 @@ def _in_blocks(update: Callable) -> Callable:
     """
 
     @functools.wraps(update)
-    def run(self: "NumpyBackend", *args: Any) -> None:
+    def run(self: "NumpyUfuncs", *args: Any) -> None:
         count = next(index for index, arg in enumerate(args) if not isinstance(arg, np.ndarray))
         arrays, scalars = args[:count], args[count:]
         first = arrays[0]
@@ -115,7 +118,9 @@ def _row_max(x: np.ndarray) -> np.ndarray:
     return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)[:, np.newaxis]
 
 
-class NumpyBackend(Backend):
+class NumpyUfuncs(Backend):
+    """NumPy on the CPU with the hot ops as NumPy calls into reused buffers."""
+
     name = "numpy"
     array_library = "numpy"
     supports_views = True
@@ -295,3 +300,7 @@ class NumpyBackend(Backend):
         cache *= beta_2
         cache += scaled
         self._apply(param, grad, cache, learning_rate, epsilon, momentums, 1 - beta_1**step, 1 - beta_2**step)
+
+
+class NumpyBackend(NumbaOps, NumpyUfuncs):
+    """NumPy on the CPU: numba's fused kernels where they apply, NumPy's own passes elsewhere."""

@@ -1,0 +1,180 @@
+"""The NumPy backend's hot ops through fused numba kernels (``numba_kernels.py``), when numba is there.
+
+``NumbaOps`` is mixed in before the NumPy backend's own overrides: each op runs its kernel where
+the kernel applies (C-contiguous float32 or float64 arrays of one dtype, integer labels) and falls
+back with ``super()`` everywhere else, so without numba, or with ``NNFS_GPU_NUMBA=0``, everything
+runs as before, with the same numbers either way. Exponentials and logarithms stay NumPy's, called
+between the kernels. numba is imported on the first op that could use it, not with nnfs_gpu.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .base import CLIP
+
+NUMBA_VARIABLE = "NNFS_GPU_NUMBA"
+FUSED_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
+@functools.cache
+def kernels() -> ModuleType | None:
+    """The compiled kernels, or None: numba missing, broken, or turned off by NNFS_GPU_NUMBA=0."""
+    if os.environ.get(NUMBA_VARIABLE, "").strip() == "0":
+        return None
+    try:
+        from . import numba_kernels
+    except ImportError:
+        return None
+    except Exception as error:  # a broken numba must not break training: NumPy does it all
+        warnings.warn(f"numba failed to load ({error}); the NumPy backend runs without fused kernels", stacklevel=3)
+        return None
+    from .numpy_backend import WORKERS
+
+    numba_kernels.set_threads(WORKERS)
+    return numba_kernels
+
+
+def _fused(*arrays: Any) -> ModuleType | None:
+    """The kernels, when they take these arrays: C-contiguous NumPy arrays of one float dtype."""
+    compiled = kernels()
+    if compiled is None:
+        return None
+    dtype = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
+    if dtype not in FUSED_DTYPES:
+        return None
+    if all(isinstance(array, np.ndarray) and array.dtype == dtype and array.flags.c_contiguous for array in arrays):
+        return compiled
+    return None
+
+
+def _labels(labels: Any, rows: int) -> bool:
+    return isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.shape == (rows,)
+
+
+def _flat(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [array.reshape(-1) for array in arrays]
+
+
+class NumbaOps:
+    """Fused kernels for the NumPy backend, each falling back to the backend's own code."""
+
+    def relu(self, x: Any, out: Any = None) -> Any:
+        out = np.empty_like(x) if out is None and isinstance(x, np.ndarray) else out
+        compiled = _fused(x, out) if getattr(x, "ndim", 0) == 2 else None
+        if compiled is None:
+            return super().relu(x, out)
+        compiled.choose(compiled.relu, x.size)(x, out)
+        return out
+
+    def bias_relu(self, z: Any, biases: Any, out: Any = None) -> Any:
+        out = np.empty_like(z) if out is None and isinstance(z, np.ndarray) else out
+        compiled = _fused(z, biases, out) if getattr(z, "ndim", 0) == 2 and biases.shape == (1, z.shape[1]) else None
+        if compiled is None:
+            return super().bias_relu(z, biases, out)
+        compiled.choose(compiled.bias_relu, z.size)(z, biases, out)
+        return out
+
+    def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
+        out = np.empty_like(dvalues) if out is None and isinstance(dvalues, np.ndarray) else out
+        compiled = _fused(dvalues, inputs, out) if getattr(dvalues, "ndim", 0) == 2 else None
+        if compiled is None or inputs.shape != dvalues.shape:
+            return super().relu_backward(dvalues, inputs, out)
+        compiled.choose(compiled.relu_backward, dvalues.size)(dvalues, inputs, out)
+        return out
+
+    def softmax(self, x: Any, out: Any = None) -> Any:
+        result = self._softmax(x, None, out)
+        return super().softmax(x, out) if result is None else result
+
+    def bias_softmax(self, z: Any, biases: Any, out: Any = None) -> Any:
+        result = self._softmax(z, biases, out)
+        return super().bias_softmax(z, biases, out) if result is None else result
+
+    def _softmax(self, z: Any, biases: Any, out: Any) -> Any:
+        """The softmax of ``z`` (plus ``biases``, added to ``z`` in place) into ``out`` through the
+        kernels and NumPy's ``exp``; None where the kernels do not apply."""
+        if getattr(z, "ndim", 0) != 2 or z.shape[1] == 0 or (biases is not None and biases.shape != (1, z.shape[1])):
+            return None
+        out = np.empty_like(z) if out is None else out
+        compiled = _fused(z, out, z[:1] if biases is None else biases)
+        if compiled is None:
+            return None
+        compiled.choose(compiled.shift_rows, z.size)(z, z[:1] if biases is None else biases, biases is not None, out)
+        np.exp(out, out=out)
+        compiled.choose(compiled.normalize_rows, z.size)(out)
+        return out
+
+    def softmax_cce_backward(self, softmax_output: Any, labels: Any, out: Any = None) -> Any:
+        out = np.empty_like(softmax_output) if out is None and isinstance(softmax_output, np.ndarray) else out
+        compiled = _fused(softmax_output, out) if getattr(softmax_output, "ndim", 0) == 2 else None
+        if compiled is None or not _labels(labels, softmax_output.shape[0]):
+            return super().softmax_cce_backward(softmax_output, labels, out)
+        compiled.choose(compiled.softmax_cce_backward, softmax_output.size)(softmax_output, labels, out)
+        return out
+
+    def crossentropy_sum(self, probabilities: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        compiled = _fused(probabilities) if getattr(probabilities, "ndim", 0) == 2 else None
+        if compiled is None or not _labels(labels, probabilities.shape[0]) or probabilities.shape[0] == 0:
+            return super().crossentropy_sum(probabilities, labels, total)
+        scalar = probabilities.dtype.type
+        confidences = np.empty(probabilities.shape[0], dtype=probabilities.dtype)
+        compiled.picked_and_clipped(probabilities, labels, scalar(CLIP), scalar(1 - CLIP), confidences)
+        np.log(confidences, out=confidences)
+        batch = -scalar(compiled.pairwise_sum(confidences, 0, confidences.size))
+        return batch, self._plus(total, batch)
+
+    def argmax_matches(self, outputs: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        compiled = _fused(outputs) if getattr(outputs, "ndim", 0) == 2 and outputs.shape[1] > 0 else None
+        if compiled is None or not _labels(labels, outputs.shape[0]):
+            return super().argmax_matches(outputs, labels, total)
+        batch = np.int64(compiled.argmax_matches(outputs, labels))
+        return batch, self._plus(total, batch)
+
+    # -- optimizer updates, over the arrays as flat views ---------------------------------------
+
+    def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
+        compiled = _fused(param, grad)
+        if compiled is None:
+            return super().sgd_update(param, grad, learning_rate)
+        compiled.choose(compiled.sgd, param.size)(*_flat(param, grad), param.dtype.type(learning_rate))
+
+    def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
+        compiled = _fused(param, grad, momentums)
+        if compiled is None:
+            return super().momentum_update(param, grad, momentums, learning_rate, momentum)
+        scalar = param.dtype.type
+        compiled.choose(compiled.momentum, param.size)(*_flat(param, grad, momentums), scalar(learning_rate), scalar(momentum))
+
+    def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
+        compiled = _fused(param, grad, cache)
+        if compiled is None:
+            return super().adagrad_update(param, grad, cache, learning_rate, epsilon)
+        scalar = param.dtype.type
+        compiled.choose(compiled.adagrad, param.size)(*_flat(param, grad, cache), scalar(learning_rate), scalar(epsilon))
+
+    def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
+        compiled = _fused(param, grad, cache)
+        if compiled is None:
+            return super().rmsprop_update(param, grad, cache, learning_rate, rho, epsilon)
+        scalar = param.dtype.type
+        compiled.choose(compiled.rmsprop, param.size)(
+            *_flat(param, grad, cache), scalar(learning_rate), scalar(rho), scalar(1 - rho), scalar(epsilon)
+        )
+
+    def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
+                    beta_2: float, epsilon: float, step: int) -> None:
+        compiled = _fused(param, grad, momentums, cache)
+        if compiled is None:
+            return super().adam_update(param, grad, momentums, cache, learning_rate, beta_1, beta_2, epsilon, step)
+        scalar = param.dtype.type
+        compiled.choose(compiled.adam, param.size)(
+            *_flat(param, grad, momentums, cache), scalar(learning_rate), scalar(beta_1), scalar(1 - beta_1),
+            scalar(beta_2), scalar(1 - beta_2), scalar(epsilon), scalar(1 - beta_1**step), scalar(1 - beta_2**step),
+        )
