@@ -2,25 +2,50 @@
 
 Each contender's ``prepare(workload, X, y)`` builds the model outside the timing and returns
 ``(train, synchronize)``: ``train()`` runs the workload once (continuing from where the last call
-left off) and ``synchronize()`` waits for queued device work.
+left off) and ``synchronize()`` waits for queued device work; or None when the workload is not
+one it runs (PyTorch has no chapter-10 script).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Callable
 
 import numpy as np
 
 import book_baseline
+import book_chapter10
 from workloads import Workload
 
 Trainer = tuple[Callable[[], object], Callable[[], None]]
+
+
+def chapter10_trainer(names: object, workload: Workload, X: np.ndarray, y: np.ndarray, under_nnfs_init: bool) -> Callable[[], object]:
+    """One run of chapter 10's loop over ``names`` (the book's classes or nnfs_gpu.book), from the
+    same seed each time; the published script's ``nnfs.init()`` where the workload is the script."""
+
+    def train() -> object:
+        with book_chapter10.book_numpy() if under_nnfs_init else contextlib.nullcontext():
+            np.random.seed(0)
+            optimizer_class = names.Optimizer_SGD if workload.optimizer == "sgd" else names.Optimizer_Adam
+            optimizer = optimizer_class(learning_rate=workload.learning_rate, decay=workload.decay)
+            lines = io.StringIO()
+            book_chapter10.loop(names, X, y, workload.epochs, optimizer, lines)
+            return lines.getvalue()
+
+    return train
 
 
 def nnfs_gpu_contender(backend_name: str) -> Callable[[Workload, np.ndarray, np.ndarray], Trainer]:
     def prepare(workload: Workload, X: np.ndarray, y: np.ndarray) -> Trainer:
         import nnfs_gpu
 
+        if workload.loop != "model":
+            import nnfs_gpu.book
+
+            backend = nnfs_gpu.set_backend(backend_name)
+            return chapter10_trainer(nnfs_gpu.book, workload, X, y, workload.loop == "script"), backend.synchronize
         with nnfs_gpu.use_backend(backend_name) as backend:
             np.random.seed(0)
             model = nnfs_gpu.Model()
@@ -41,6 +66,9 @@ def nnfs_gpu_contender(backend_name: str) -> Callable[[Workload, np.ndarray, np.
 
 
 def book_contender(workload: Workload, X: np.ndarray, y: np.ndarray) -> Trainer:
+    """The book's own chapter-10 classes for the published script (W0), else the book-style baseline."""
+    if workload.loop == "script":
+        return chapter10_trainer(book_chapter10.BOOK, workload, X, y, under_nnfs_init=True), lambda: None
     np.random.seed(0)
 
     def train() -> object:
@@ -50,8 +78,10 @@ def book_contender(workload: Workload, X: np.ndarray, y: np.ndarray) -> Trainer:
     return train, lambda: None
 
 
-def torch_contender(device: str) -> Callable[[Workload, np.ndarray, np.ndarray], Trainer]:
-    def prepare(workload: Workload, X: np.ndarray, y: np.ndarray) -> Trainer:
+def torch_contender(device: str) -> Callable[[Workload, np.ndarray, np.ndarray], Trainer | None]:
+    def prepare(workload: Workload, X: np.ndarray, y: np.ndarray) -> Trainer | None:
+        if workload.loop == "script":
+            return None
         import torch
 
         torch.manual_seed(0)

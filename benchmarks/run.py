@@ -130,7 +130,10 @@ def time_contenders(contenders: dict[str, tuple[Callable, str]], workload: Workl
     runs: dict[str, tuple[Callable, Callable]] = {}
     memory_mb: dict[str, float | None] = {}
     for name, (prepare, library) in contenders.items():
-        train, synchronize = prepare(workload, X, y)
+        trainer = prepare(workload, X, y)
+        if trainer is None:  # a contender that does not run this workload
+            continue
+        train, synchronize = trainer
         with peak_memory(library) as memory:  # the warm-up run: compiles, allocates, fills caches
             train()
             synchronize()
@@ -159,6 +162,45 @@ def summary(seconds: list[float], memory_mb: float | None, workload: Workload) -
     }
 
 
+#: a small training run in a fresh process: what the first call of the numba kernels costs
+COMPILE_PROBE = """
+import numpy as np, nnfs_gpu
+from nnfs_gpu.datasets import spiral_data
+X, y = spiral_data(100, 3)
+for optimizer in (nnfs_gpu.Adam(), nnfs_gpu.SGD(momentum=0.9), nnfs_gpu.RMSprop(), nnfs_gpu.Adagrad()):
+    model = nnfs_gpu.Model()
+    for layer in (nnfs_gpu.Dense(2, 64), nnfs_gpu.ReLU(), nnfs_gpu.Dense(64, 3), nnfs_gpu.Softmax()):
+        model.add(layer)
+    model.set(loss=nnfs_gpu.CategoricalCrossentropy(), optimizer=optimizer, accuracy=nnfs_gpu.Categorical())
+    model.finalize()
+    model.train(X, y, epochs=2, verbose=False)
+"""
+
+
+def numba_first_call() -> dict[str, Any]:
+    """Seconds a small training run takes in a fresh process: with numba and an empty kernel cache
+    (the compile), with the cache filled by that run, and without numba; numba's version and threads."""
+    import subprocess
+    import tempfile
+
+    if not has_module("numba"):
+        return {"numba": None}
+    import numba
+
+    from nnfs_gpu.backends.numpy_backend import WORKERS
+
+    def run(**variables: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", COMPILE_PROBE], check=True, env={**os.environ, **variables})
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as cache:
+        empty, filled = run(NUMBA_CACHE_DIR=cache), run(NUMBA_CACHE_DIR=cache)
+    without = run(NNFS_GPU_NUMBA="0")
+    return {"numba": numba.__version__, "threads": WORKERS, "empty_cache_s": empty, "filled_cache_s": filled,
+            "without_numba_s": without, "first_call_compile_s": empty - without, "cached_load_s": filled - without}
+
+
 def environment() -> dict[str, Any]:
     info: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -179,6 +221,7 @@ def environment() -> dict[str, Any]:
         import torch
 
         info["torch"] = torch.__version__
+    info["numba_kernels"] = numba_first_call()
     statuses = nnfs_gpu.available_backends()
     if statuses["cupy"].available:
         import cupy
@@ -225,7 +268,7 @@ def print_report(results: dict[str, dict[str, dict[str, Any]]], ceilings: dict[s
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (about 2 minutes on 2 cores)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of W1,W2,W3")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated subset of {','.join(WORKLOADS)}")
     parser.add_argument("--contenders", default=None, help="comma-separated subset of the contender names")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per contender (default 5; 3 with --quick)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON (default benchmarks/results/bench-<utc time>.json)")
