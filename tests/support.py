@@ -19,6 +19,66 @@ FD_STEP = 1e-6
 #: the book's chapter-9 numbers in the default float32 precision (see shared/reference)
 BOOK_DEFAULT_PRECISION_TOLERANCE = {"rtol": 1e-5, "atol": 1e-8}
 
+# -- across devices: a CuPy result against the same computation on NumPy ---------------------------
+#
+# What a GPU can promise, by the kind of operation (cupy_kernels.AGREEMENTS names the kinds):
+# - "exact": element-wise +, -, *, / and sqrt round to nearest in IEEE arithmetic on both, and the
+#   fused kernels keep every multiply and add separately rounded (--fmad=false): bit for bit, any NaN
+#   equal to any NaN (a GPU writes one canonical NaN where x86 keeps sign and payload);
+# - "transcendental": CUDA's expf/logf are within 2 ulp and its exp/log within 1 ulp of the true
+#   value, NumPy's within 1 (float64) or a few (SIMD float32): a few ulp of the result's dtype;
+# - "reduction": a GEMM or a sum of n terms in any order (cuBLAS and CUB choose theirs) lies within
+#   (n - 1) · eps · Σ|term| of the exact sum (Higham, Accuracy and Stability, eq. 3.5 / 4.3);
+#   results built from several such steps compare against the float64 reference instead
+#   (PARITY_TOLERANCE), with a bound stated by the test.
+CROSS_DEVICE_ULPS = {"exact": 0, "transcendental": 4}
+
+
+def ulp_distance(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """How many representable values lie between ``actual`` and ``expected`` (0 for equal bits,
+    also for two NaNs of any payload; +0 and -0 are one apart)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.dtype == expected.dtype and actual.dtype.kind == "f", (actual.dtype, expected.dtype)
+    signed = {2: np.int16, 4: np.int32, 8: np.int64}[actual.dtype.itemsize]
+
+    def ordered(values: np.ndarray) -> np.ndarray:  # bit patterns mapped onto a monotonic integer line
+        bits = values.view(signed).astype(np.int64)
+        return np.where(bits < 0, np.iinfo(signed).min - bits - 1, bits)
+
+    a, b = ordered(actual), ordered(expected)
+    same_side = (a >= 0) == (b >= 0)  # then a - b cannot overflow; across zero, floats are exact enough
+    distance = np.where(same_side, np.abs(a - b), np.abs(a.astype(np.float64)) + np.abs(b.astype(np.float64)))
+    both_nan = np.isnan(actual) & np.isnan(expected)
+    one_nan = np.isnan(actual) != np.isnan(expected)
+    return np.where(both_nan, 0.0, np.where(one_nan, np.inf, distance))
+
+
+def assert_cross_device(actual: Any, expected: np.ndarray, kind: str, what: str = "") -> None:
+    """``actual`` (a CuPy result) within the agreement ``kind`` of ``expected`` (the same on NumPy)."""
+    actual = host(actual)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (what, actual.dtype, expected.dtype)
+    distance = ulp_distance(actual, expected)
+    worst = float(distance.max()) if distance.size else 0.0
+    assert worst <= CROSS_DEVICE_ULPS[kind], (
+        f"{what}: {int((distance > CROSS_DEVICE_ULPS[kind]).sum())} values more than {CROSS_DEVICE_ULPS[kind]} "
+        f"ulp apart ({kind}), the worst {worst}, first at {np.unravel_index(distance.argmax(), distance.shape)}"
+    )
+
+
+def summation_bound(terms: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """How far any order of summing ``terms`` (along ``axis``) may lie from the exact sum, in their dtype."""
+    terms = np.asarray(terms)
+    count = terms.size if axis is None else terms.shape[axis]
+    return (count - 1) * np.finfo(terms.dtype).eps * np.abs(terms.astype(np.float64)).sum(axis=axis)
+
+
+def assert_sum_within_bound(actual: Any, expected: Any, terms: np.ndarray, axis: int | None = None) -> None:
+    """Two sums of ``terms`` (or GEMMs' dot products) in different orders: each lies within
+    ``summation_bound`` of the exact sum, so they lie within twice that of each other."""
+    difference = np.abs(np.asarray(host(actual), np.float64) - np.asarray(host(expected), np.float64))
+    bound = summation_bound(terms, axis).reshape(difference.shape)
+    assert np.all(difference <= 2 * bound), (difference.max(), bound)
+
 
 def host(array: Any) -> np.ndarray:
     return nnfs_gpu.to_numpy(array)
