@@ -89,6 +89,8 @@ class ndarray:
         return f"standin.ndarray(shape={self.shape}, dtype={self.dtype})"
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # protocols NumPy and Python probe for: absent, as CuPy's are
+            raise AttributeError(name)
         raise StandinError(f"the recording stand-in does not model cupy.ndarray.{name}")
 
     # -- reading back to the host: a copy and a wait -------------------------------------------
@@ -127,6 +129,11 @@ class ndarray:
 
     def _inplace(self, name: str, other: Any) -> "ndarray":
         return elementwise(f"{name} (in place)", _BINARY[name], self, other, out=self)
+
+    def __matmul__(self, other: "ndarray") -> "ndarray":
+        from .namespace import matmul
+
+        return matmul(self, other)
 
     def __neg__(self) -> "ndarray":
         return elementwise("negative", np.negative, self)
