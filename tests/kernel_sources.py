@@ -165,7 +165,9 @@ def compile_all(sources: list[Any], workers: int | None = None) -> tuple[int, li
     cupy_internals()  # fails here, once, when the check cannot run at all
     jobs = [(source, variant, architecture) for source in sources
             for variant in variants(source) for architecture in ARCHITECTURES]
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    # fresh workers (not forks of this process, whose other threads may hold locks)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     with concurrent.futures.ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=context) as pool:
         results = list(pool.map(_compile_variant, jobs, chunksize=4))
     return len(jobs), [failure for failure in results if failure is not None]
