@@ -5,7 +5,9 @@ A new kernel needs one entry in ``CASES`` (its registry name -> a function of a 
 and the kernel's dtypes returning a ``Case``): which ``Backend`` op to call, and its arguments as
 host data. The semantics test runs the op through the cupy backend on the recording stand-in (the
 kernel's body compiled for the host) and through the generic code on NumPy, and compares them as
-the kernel's ``agreement`` says. A kernel without an entry fails that test, naming this file.
+the kernel's ``agreement`` says. A kernel without an entry fails that test, naming this file. The
+stand-in runs ElementwiseKernels; a ReductionKernel or RawKernel entry first needs a model there
+(``tests/cupy_standin/kernels.py``): until then the stand-in refuses it, and the test fails.
 """
 
 from __future__ import annotations

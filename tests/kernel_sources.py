@@ -29,6 +29,7 @@ ARCHITECTURES = ("80", "90")
 LAYOUTS = ("contiguous", "strided")
 INDEX_BITS = (32, 64)
 ARG_KIND_NDARRAY, ARG_KIND_INDEXER, ARG_KIND_SCALAR = 1, 2, 3
+REDUCTION_BLOCK = 512  # CuPy's default block size for its reduction kernels on CUDA
 INSTALL = "pip install 'cupy-cuda13x>=14,<15' nvidia-cuda-nvrtc nvidia-cuda-runtime"
 
 
@@ -41,7 +42,7 @@ class Variant:
     """One compiled form of a kernel: dtypes for its type placeholders, operand layout, indexing."""
 
     dtypes: tuple[tuple[str, str], ...]
-    layout: str
+    layout: Any  # "contiguous" or "strided"; a reduction's (input ndim, output ndim, input contiguous)
     index_bits: int
 
     def __str__(self) -> str:
@@ -50,11 +51,14 @@ class Variant:
 
 
 def variants(source: Any) -> list[Variant]:
+    """Every dtype combination, operand layout and indexing width (a RawKernel's source is one)."""
+    if source.kind == "raw":
+        return [Variant((), "as written", 0)]
     names = sorted(source.type_dtypes)
     return [
         Variant(tuple(zip(names, dtypes)), layout, bits)
         for dtypes in itertools.product(*(source.type_dtypes[name] for name in names))
-        for layout in LAYOUTS
+        for layout in (source.layouts if source.kind == "reduction" else LAYOUTS)
         for bits in INDEX_BITS
     ]
 
@@ -63,7 +67,7 @@ def cupy_internals() -> SimpleNamespace:
     """CuPy's private code generator and NVRTC binding, or a KernelCheckError saying what is missing."""
     try:
         import cupy
-        from cupy._core import _carray, _kernel, _scalar, core
+        from cupy._core import _carray, _kernel, _reduction, _scalar, core
         from cupy_backends.cuda.libs import nvrtc
     except ImportError as error:
         raise KernelCheckError(f"the kernel checks need CuPy and NVRTC ({error}); {INSTALL}") from error
@@ -72,7 +76,8 @@ def cupy_internals() -> SimpleNamespace:
             f"CuPy {cupy.__version__} is not a version this check was written for ({CHECKED_CUPY}): its private "
             "code generator may have moved; check tests/kernel_sources.py against it and extend CHECKED_CUPY"
         )
-    wanted = {_kernel: ("_ArgInfo", "_get_elementwise_kernel_code"), _scalar: ("CScalar",),
+    wanted = {_kernel: ("_ArgInfo", "_get_elementwise_kernel_code", "_decide_params_type", "_TypeMap"),
+              _reduction: ("_ReductionKernel_get_cached_function_code",), _scalar: ("CScalar",),
               _carray: ("Indexer",), core: ("assemble_cupy_compiler_options", "_cupy_header_list")}
     missing = [f"{module.__name__}.{name}" for module, names in wanted.items() for name in names
                if not hasattr(module, name)]
@@ -82,7 +87,8 @@ def cupy_internals() -> SimpleNamespace:
         nvrtc.getVersion()
     except Exception as error:  # CuPy raises its own error types when libnvrtc is absent
         raise KernelCheckError(f"NVRTC cannot be loaded ({error}); {INSTALL}") from error
-    return SimpleNamespace(cupy=cupy, kernel=_kernel, scalar=_scalar, carray=_carray, core=core, nvrtc=nvrtc)
+    return SimpleNamespace(cupy=cupy, kernel=_kernel, reduction=_reduction, scalar=_scalar, carray=_carray, core=core,
+                           nvrtc=nvrtc)
 
 
 def _param_dtype(param: Any, dtypes: dict[str, str]) -> np.dtype:
@@ -115,6 +121,43 @@ def elementwise_code(source: Any, variant: Variant, cp: SimpleNamespace) -> str:
     return "".join(f"#include <{header}>\n" for header in cp.core._cupy_header_list) + code
 
 
+def reduction_code(source: Any, variant: Variant, cp: SimpleNamespace) -> str:
+    """The source of CuPy's own reduction kernel (``_ReductionKernel_get_cached_function_code``) for
+    ``source`` called as ``variant`` describes; its arguments: inputs, outputs, the input and output
+    indexers and the block stride, with CuPy's default block of 512 threads."""
+    kernel = source.build()
+    dtypes = dict(variant.dtypes)
+    in_ndim, out_ndim, contiguous = variant.layout
+    index_32 = variant.index_bits == 32
+    arginfos, in_types = [], []
+    for param, ndim, contiguous_here in [(p, in_ndim, contiguous) for p in kernel.in_params] + [
+            (p, out_ndim, True) for p in kernel.out_params]:
+        dtype = _param_dtype(param, dtypes)
+        if param.name in source.scalars:
+            arginfos.append(cp.kernel._ArgInfo(ARG_KIND_SCALAR, cp.scalar.CScalar, dtype, 0, True, True))
+        else:
+            arginfos.append(cp.kernel._ArgInfo(ARG_KIND_NDARRAY, cp.cupy.ndarray, dtype, ndim, contiguous_here, index_32))
+        if param in kernel.in_params:
+            in_types.append(None if param.name in source.scalars else dtype.type)
+    arginfos += [cp.kernel._ArgInfo(ARG_KIND_INDEXER, cp.carray.Indexer, None, ndim, True, index_32)
+                 for ndim in (in_ndim, out_ndim)]
+    arginfos.append(cp.kernel._ArgInfo(ARG_KIND_SCALAR, cp.scalar.CScalar, np.dtype("int32"), 0, True, True))
+    out_types = tuple(_param_dtype(param, dtypes).type for param in kernel.out_params)
+    _, _, type_map = cp.kernel._decide_params_type(kernel.in_params, kernel.out_params, tuple(in_types), out_types)
+    type_map = cp.kernel._TypeMap(type_map._pairs + (("IndexT", "int32" if index_32 else "int64"),))
+    code = cp.reduction._ReductionKernel_get_cached_function_code(
+        kernel.nin, kernel.nout, kernel._params, tuple(arginfos), type_map, kernel.name, REDUCTION_BLOCK,
+        kernel.reduce_type, kernel.identity, kernel.map_expr, kernel.reduce_expr, kernel.post_map_expr,
+        kernel.preamble, kernel.options,
+    )
+    return "".join(f"#include <{header}>\n" for header in cp.core._cupy_header_list) + code
+
+
+def raw_code(source: Any, variant: Variant, cp: SimpleNamespace) -> str:
+    """A RawKernel's source, as CuPy compiles it: as written, without CuPy's headers."""
+    return source.code
+
+
 def nvrtc_options(kernel_options: tuple[str, ...], architecture: str, cp: SimpleNamespace) -> list[str]:
     """The options CuPy 14 passes to NVRTC for a kernel with ``kernel_options`` on an sm_XX device."""
     options = cp.core.assemble_cupy_compiler_options(tuple(kernel_options))
@@ -139,7 +182,7 @@ def compile_source(code: str, options: list[str], cp: SimpleNamespace) -> bytes:
 
 def source_code(source: Any, variant: Variant, cp: SimpleNamespace) -> str:
     """The source CuPy compiles for ``source`` called as ``variant`` describes."""
-    generators = {"elementwise": elementwise_code}
+    generators = {"elementwise": elementwise_code, "reduction": reduction_code, "raw": raw_code}
     if source.kind not in generators:
         raise KernelCheckError(
             f"kernel {source.name} is a {source.kind!r} kernel, which tests/kernel_sources.py cannot generate yet: "

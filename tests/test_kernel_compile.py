@@ -19,7 +19,15 @@ from kernel_sources import nvrtc_options, source_code, variants
 from nnfs_gpu import CategoricalCrossentropy
 from nnfs_gpu.backends import cupy_kernels
 from nnfs_gpu.backends.base import FLOAT_DTYPES
-from nnfs_gpu.backends.cupy_kernels import KERNELS
+from nnfs_gpu.backends.cupy_kernels import KERNELS, RawSource, ReductionSource
+
+#: one kernel of each other kind, as the registry will hold them (none does yet)
+EXAMPLES = [
+    ReductionSource("sum_of_squares", "T x", "T y", "x * x", "a + b", "y = a", "0", agreement="reduction",
+                    differs="CuPy adds in a tree, the generic code in NumPy's order"),
+    RawSource("fill_one", code='extern "C" __global__ void nnfs_gpu_fill_one(float *x, long long n) {'
+                               " long long i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) x[i] = 1.0f; }"),
+]
 
 
 def test_every_kernel_compiles_in_every_variant_for_sm80_and_sm90():
@@ -41,6 +49,17 @@ def test_a_planted_syntax_or_type_error_fails_the_check():
     assert count == 3 * 8
     assert len(failures) == 2 * 8
     assert {failure.split(" ")[0] for failure in failures} == {"sgd_update", "adam_update"}
+    assert all("error" in failure for failure in failures)
+
+
+def test_reduction_and_raw_kernels_compile_and_a_planted_error_fails():
+    count, failures = compile_all(EXAMPLES)
+    assert not failures, "\n\n".join(failures)
+    assert count == 2 * (2 * 2 * 2) + 2  # float32/64, two layouts, two index widths, two architectures; raw: 2
+    reduction, raw = EXAMPLES
+    count, failures = compile_all([dataclasses.replace(reduction, map_expr="x * x +"),
+                                   dataclasses.replace(raw, code=raw.code.replace("1.0f", "one"))])
+    assert len(failures) == count == 18
     assert all("error" in failure for failure in failures)
 
 

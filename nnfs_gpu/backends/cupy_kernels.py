@@ -20,8 +20,8 @@ fused multiply-add (one rounding instead of two). A kernel that may differ says 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar, Mapping
 
 FUSED_DTYPES = ("float32", "float64")
 #: the label dtypes the losses accept for sparse class indices (NumPy kinds 'b', 'i', 'u')
@@ -31,27 +31,23 @@ AGREEMENTS = ("exact", "transcendental", "reduction")
 
 
 @dataclass(frozen=True)
-class ElementwiseSource:
-    """A ``cupy.ElementwiseKernel``: its parameters, body and promise.
+class KernelSource:
+    """What every kind of kernel declares: its name and promise, and how the backend calls it.
 
-    CuPy decides at each call which parameters are arrays and which scalars, and generates code
-    for that; the entry says how the backend calls it, and the checks generate exactly that code:
-    ``scalars`` names the parameters passed as scalars, ``raw_ndim`` the number of dimensions of
-    each ``raw`` array, and ``type_dtypes`` the dtypes each type placeholder takes (``T`` the
-    float dtypes, ``L`` the label dtypes).
+    CuPy generates code at each call from the arguments, so the entry says how the backend calls
+    it and the checks generate exactly that code: ``scalars`` names the parameters passed as
+    scalars, ``type_dtypes`` the dtypes each type placeholder takes (``T`` the float dtypes, ``L``
+    the label dtypes).
     """
 
     name: str
-    in_params: str
-    out_params: str
-    body: str
+    _: KW_ONLY
     agreement: str = "exact"
     differs: str = ""
     scalars: tuple[str, ...] = ()
     type_dtypes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"T": FUSED_DTYPES})
-    raw_ndim: Mapping[str, int] = field(default_factory=dict)
 
-    kind = "elementwise"
+    kind: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         if self.agreement not in AGREEMENTS:
@@ -68,12 +64,66 @@ class ElementwiseSource:
     def function_name(self) -> str:
         return f"nnfs_gpu_{self.name}"
 
+
+@dataclass(frozen=True)
+class ElementwiseSource(KernelSource):
+    """A ``cupy.ElementwiseKernel``; ``raw_ndim`` gives each ``raw`` array's number of dimensions."""
+
+    in_params: str
+    out_params: str
+    body: str
+    raw_ndim: Mapping[str, int] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "elementwise"
+
     def build(self) -> Any:
         import cupy
 
         return cupy.ElementwiseKernel(
             self.in_params, self.out_params, self.body, self.function_name, options=self.options
         )
+
+
+@dataclass(frozen=True)
+class ReductionSource(KernelSource):
+    """A ``cupy.ReductionKernel``. ``layouts`` lists the (input dimensions, output dimensions, input
+    contiguous) that CuPy's reduction makes of the backend's calls, after it moves the reduced axes
+    last and folds contiguous ones: (1, 0, True) for a whole contiguous array, (2, 1, False) for the
+    rows of a matrix. (Over 128 or more contiguous items of one input CuPy runs CUB's block reduction
+    instead, from a source it generates only on a device: the checks cover the kernel above.)"""
+
+    in_params: str
+    out_params: str
+    map_expr: str
+    reduce_expr: str
+    post_map_expr: str
+    identity: str
+    reduce_type: str | None = None
+    layouts: tuple[tuple[int, int, bool], ...] = ((1, 0, True), (2, 1, False))
+
+    kind: ClassVar[str] = "reduction"
+
+    def build(self) -> Any:
+        import cupy
+
+        return cupy.ReductionKernel(
+            self.in_params, self.out_params, self.map_expr, self.reduce_expr, self.post_map_expr, self.identity,
+            self.function_name, reduce_type=self.reduce_type, options=self.options,
+        )
+
+
+@dataclass(frozen=True)
+class RawSource(KernelSource):
+    """A ``cupy.RawKernel``: its CUDA source as it is, with ``extern "C"`` function ``function_name``."""
+
+    code: str
+
+    kind: ClassVar[str] = "raw"
+
+    def build(self) -> Any:
+        import cupy
+
+        return cupy.RawKernel(self.code, self.function_name, options=self.options)
 
 
 _ADAM_BODY = (
@@ -83,7 +133,7 @@ _ADAM_BODY = (
     " / (sqrt(cache / cache_correction) + epsilon)"
 )
 
-KERNELS: dict[str, ElementwiseSource] = {
+KERNELS: dict[str, KernelSource] = {
     source.name: source
     for source in (
         ElementwiseSource("relu_backward", "T dvalues, T inputs", "T dinputs",
