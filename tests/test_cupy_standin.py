@@ -42,6 +42,7 @@ def counted(recorder, action) -> dict[str, int]:
         ("host to device", lambda cp, a: cp.asarray(np.ones(3)), {"copy": 1}),
         ("float() of a device number", lambda cp, a: float(a[0, 0]), {"copy": 1, "sync": 1}),
         ("bool() of a device number", lambda cp, a: bool(a[0, 0] > 0), {"kernel": 1, "copy": 1, "sync": 1}),
+        ("formatting a device number", lambda cp, a: f"{a[0, 0]:.3f}", {"copy": 1, "sync": 1}),
         ("a stream synchronize", lambda cp, a: cp.cuda.get_current_stream().synchronize(), {"sync": 1}),
         ("a small whole sum (one CUB tile)", lambda cp, a: cp.sum(a), {"kernel": 1}),
         ("a large whole sum (two CUB passes)", lambda cp, a: cp.sum(cp.ones(5000, cp.float32)), {"kernel": 1 + 2}),

@@ -85,9 +85,6 @@ class ndarray:
     def __len__(self) -> int:
         return len(self._a)
 
-    def __repr__(self) -> str:
-        return f"standin.ndarray(shape={self.shape}, dtype={self.dtype})"
-
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # protocols NumPy and Python probe for: absent, as CuPy's are
             raise AttributeError(name)
@@ -112,6 +109,18 @@ class ndarray:
 
     def __bool__(self) -> bool:
         return bool(self.get())
+
+    def __index__(self) -> int:
+        return self.get().__index__()
+
+    def __repr__(self) -> str:  # CuPy prints what it copied back: printing a device array waits for it
+        return repr(self.get())
+
+    def __str__(self) -> str:
+        return str(self.get())
+
+    def __format__(self, spec: str) -> str:
+        return format(self.get(), spec)
 
     def tolist(self) -> Any:
         return self.get().tolist()
