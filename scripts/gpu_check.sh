@@ -1,94 +1,87 @@
 #!/usr/bin/env bash
-# Everything a GPU machine should run, in one command:
-#   bash scripts/gpu_check.sh [OUT_DIR]        (default OUT_DIR: benchmarks/results/gpu-check-<date>)
-# Needs Python with CuPy, NumPy and pytest; the other pure-Python packages come from ./wheels
-# (made beforehand, with network, by `make wheels`), so the machine needs no network.
-# Writes into OUT_DIR: environment.txt, pytest.log (the whole suite, the cupy parity cases included),
-# demo_cupy.log, graph_capture.json (what CuPy can capture into a CUDA graph here), bench-quick.log
-# and bench-quick.json (benchmarks/run.py --quick), and summary.json.
+# Everything a GPU machine should run, in one command, offline, in at most 5 minutes:
+#   make wheels                         (beforehand, where there is network: the pure-Python packages
+#                                        a GPU image lacks, as wheels in ./wheels)
+#   bash scripts/gpu_check.sh [OUT_DIR] (on the GPU machine; default benchmarks/results/gpu-check-<time>)
+# It needs python3 with CuPy, NumPy and pytest (as on the H200 image); the wheels are installed with
+# `pip install --target` into a folder put on PYTHONPATH (no venv, no ensurepip). Every step runs under
+# `timeout`, cut to what is left of the budget. OUT_DIR gets 7 files: environment.json (driver, CUDA,
+# NVRTC, CuPy, array-api-compat versions), pytest.log (the GPU tests), launch_count.json (real launches
+# and syncs per step against the recording stand-in's), graph_capture.json, bench-quick.json, steps.log
+# (every step's output: install, demo, benchmark) and summary.json (read it first).
 # Exits non-zero when a step fails or when the CuPy tests did not run.
+# GPU_CHECK_DRY_RUN=1 prints each step with its time limit instead of running it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-benchmarks/results/gpu-check-$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$OUT"
 PY=${PYTHON:-python3}
-status=0
+SITE=${GPU_CHECK_SITE:-${TMPDIR:-/tmp}/nnfs-gpu-site}
+DRY_RUN=${GPU_CHECK_DRY_RUN:-0}
+BUDGET_S=285      # for the steps; the summary gets SUMMARY_S more, and a step ignoring TERM KILL_S
+SUMMARY_S=10
+KILL_S=5
+START=$(date +%s)
+STATUS=$(mktemp)
+mkdir -p "$OUT"
 
-if ! "$PY" -c "import array_api_compat, array_api_strict, nnfs, hypothesis, tqdm" 2>/dev/null; then
-    if [ -d wheels ]; then
-        "$PY" -m venv --system-site-packages .gpu-venv && PY=.gpu-venv/bin/python
-        "$PY" -m pip install --quiet --no-index --find-links wheels \
-            array-api-compat array-api-strict nnfs hypothesis tqdm || status=1
-    else
-        echo "missing packages and no ./wheels folder: run 'make wheels' where there is network" >&2
-        status=1
+# step NAME LIMIT_S OUTPUT COMMAND...: COMMAND under timeout (LIMIT_S, cut to what is left of the
+# budget), its stdout into OUT/OUTPUT and its stderr into steps.log (both into steps.log when OUTPUT is
+# steps.log); records "NAME STATUS SECONDS" in the status file.
+step() {
+    local name=$1 limit=$2 output=$3
+    shift 3
+    local left=$((START + BUDGET_S - KILL_S - $(date +%s)))
+    if ((left < limit)); then limit=$left; fi
+    if [ "$DRY_RUN" = 1 ]; then
+        echo "step $name: timeout -k $KILL_S $limit $* > $output"
+        return 0
     fi
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-
-{
-    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
-    "$PY" - <<'PYEOF'
-import platform, numpy
-print("python:", platform.python_version())
-print("numpy:", numpy.__version__)
-try:
-    import cupy
-    print("cupy:", cupy.__version__)
-    print("cuda runtime:", cupy.cuda.runtime.runtimeGetVersion())
-    print("cuda driver:", cupy.cuda.runtime.driverGetVersion())
-    print("cupy usable:", cupy.cuda.is_available())
-except Exception as error:
-    print("cupy: unavailable:", error)
-PYEOF
-} > "$OUT/environment.txt" 2>&1
-cat "$OUT/environment.txt"
-
-start=$(date +%s)
-"$PY" -m pytest -ra -p no:cacheprovider > "$OUT/pytest.log" 2>&1 || status=1
-tests_s=$(( $(date +%s) - start ))
-tail -n 1 "$OUT/pytest.log"
-cupy_skips=$(grep -cE '^SKIPPED .*(CuPy|CUDA)' "$OUT/pytest.log")
-if [ "$cupy_skips" -gt 0 ]; then
-    echo "the CuPy tests were skipped ($cupy_skips lines in pytest.log): no usable GPU" >&2
-    status=1
-fi
-
-start=$(date +%s)
-NNFS_GPU_BACKEND=cupy "$PY" examples/ch10_sgd.py > "$OUT/demo_cupy.log" 2>&1 || status=1
-demo_s=$(( $(date +%s) - start ))
-head -n 1 "$OUT/demo_cupy.log"; tail -n 1 "$OUT/demo_cupy.log"
-
-"$PY" scripts/probe_graph_capture.py > "$OUT/graph_capture.json" 2> "$OUT/graph_capture.log" || status=1
-echo "graph capture probe: $OUT/graph_capture.json"
-
-start=$(date +%s)
-"$PY" benchmarks/run.py --quick --json "$OUT/bench-quick.json" > "$OUT/bench-quick.log" 2>&1 || status=1
-bench_s=$(( $(date +%s) - start ))
-sed -n '/^ratios/,$p' "$OUT/bench-quick.log"
-
-"$PY" - "$OUT" "$status" "$tests_s" "$demo_s" "$bench_s" <<'PYEOF'
-import json, sys
-out, status, tests_s, demo_s, bench_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-def read_json(path):
-    try:
-        return json.load(open(path))
-    except Exception as error:  # a crashed probe leaves no JSON; say so instead of failing the summary
-        return f"unreadable: {error}"
-lines = open(f"{out}/pytest.log").read().strip().splitlines()
-summary = {
-    "environment": dict(line.split(": ", 1) for line in open(f"{out}/environment.txt").read().splitlines() if ": " in line),
-    "pytest_result": lines[-1] if lines else "",
-    "pytest_seconds": tests_s,
-    "demo_last_line": (open(f"{out}/demo_cupy.log").read().strip().splitlines() or [""])[-1],
-    "demo_seconds": demo_s,
-    "graph_capture": read_json(f"{out}/graph_capture.json"),
-    "bench_quick_seconds": bench_s,
-    "ok": status == 0,
+    echo "== $name (at most ${limit}s): $*" >>"$OUT/steps.log"
+    if ((limit <= 0)); then
+        echo "$name 124 0" >>"$STATUS"
+        echo "$name: not run, the time budget is spent" | tee -a "$OUT/steps.log"
+        return 0
+    fi
+    local began status
+    began=$(date +%s)
+    if [ "$output" = steps.log ]; then
+        timeout -k "$KILL_S" "$limit" "$@" >>"$OUT/steps.log" 2>&1
+    else
+        timeout -k "$KILL_S" "$limit" "$@" >"$OUT/$output" 2>>"$OUT/steps.log"
+    fi
+    status=$?
+    echo "$name $status $(($(date +%s) - began))" >>"$STATUS"
+    echo "$name: exit $status after $(($(date +%s) - began))s"
 }
-json.dump(summary, open(f"{out}/summary.json", "w"), indent=1)
-PYEOF
-echo "gpu check: $([ $status -eq 0 ] && echo passed || echo FAILED); logs in $OUT"
-exit $status
+
+if [ "$DRY_RUN" != 1 ] && ! ls wheels/*.whl >/dev/null 2>&1; then
+    echo "no wheels in ./wheels: run 'make wheels' where there is network, and bring the folder along" >&2
+    echo "install 1 0" >>"$STATUS"
+else
+    step install 60 steps.log "$PY" -m pip install --quiet --no-index --no-deps --no-compile --upgrade \
+        --target "$SITE" wheels/*.whl
+fi
+export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}"
+
+step environment 30 environment.json "$PY" scripts/gpu_check_report.py environment
+step gpu-tests 120 pytest.log "$PY" -m pytest -m gpu -q -ra -p no:cacheprovider
+if [ "$DRY_RUN" != 1 ]; then
+    skipped=$(grep -cE '^SKIPPED .*(CuPy|CUDA)' "$OUT/pytest.log")
+    echo "gpu-tests-ran $((skipped > 0)) 0" >>"$STATUS"
+fi
+step launch-count 60 launch_count.json "$PY" scripts/gpu_launch_count.py
+step graph-capture 40 graph_capture.json "$PY" scripts/probe_graph_capture.py
+step demo 40 steps.log env NNFS_GPU_BACKEND=cupy "$PY" examples/ch10_sgd.py --epochs 1001
+step bench-quick 150 steps.log "$PY" benchmarks/run.py --quick --json "$OUT/bench-quick.json"
+
+if [ "$DRY_RUN" = 1 ]; then
+    echo "step summary: timeout -k $KILL_S $SUMMARY_S $PY scripts/gpu_check_report.py summary > summary.json"
+    echo "budget: $((BUDGET_S + SUMMARY_S + KILL_S))s"
+    rm -f "$STATUS"
+    exit 0
+fi
+timeout -k "$KILL_S" "$SUMMARY_S" "$PY" scripts/gpu_check_report.py summary "$OUT" "$STATUS" >"$OUT/summary.json"
+failed=$(awk '$2 != 0 {print $1}' "$STATUS" | tr '\n' ' ')
+rm -f "$STATUS"
+echo "gpu check: ${failed:+FAILED: }${failed:-passed}; $(($(date +%s) - START))s; results in $OUT"
+[ -z "$failed" ]

@@ -19,6 +19,93 @@ FD_STEP = 1e-6
 #: the book's chapter-9 numbers in the default float32 precision (see shared/reference)
 BOOK_DEFAULT_PRECISION_TOLERANCE = {"rtol": 1e-5, "atol": 1e-8}
 
+# -- across devices: a CuPy result against the same computation on NumPy ---------------------------
+#
+# What a GPU can promise, by the kind of operation (cupy_kernels.AGREEMENTS names the kinds):
+# - "exact": element-wise +, -, *, / and sqrt round to nearest in IEEE arithmetic on both, and the
+#   fused kernels keep every multiply and add separately rounded (--fmad=false): bit for bit, any NaN
+#   equal to any NaN (a GPU writes one canonical NaN where x86 keeps sign and payload);
+# - "transcendental": CUDA's expf/logf are within 2 ulp and its exp/log within 1 ulp of the true
+#   value, NumPy's within 1 (float64) or a few (SIMD float32): a few ulp of the result's dtype;
+# - "reduction": a GEMM or a sum of n terms in any order (cuBLAS and CUB choose theirs) lies within
+#   (n - 1) · eps · Σ|term| of the exact sum (Higham, Accuracy and Stability, eq. 3.5 / 4.3);
+#   results built from several such steps compare against the float64 reference instead
+#   (PARITY_TOLERANCE), with a bound stated by the test.
+CROSS_DEVICE_ULPS = {"exact": 0, "transcendental": 4}
+#: book precision on another device: float64 GEMMs, exp and log rounded to float32 agree unless a
+#: float64 result lies next to a float32 rounding boundary (1 ulp); a softmax adds a 3-term row sum
+#: and a division (1 ulp each)
+BOOK_PRECISION_ULPS = 3
+#: a network's outputs (small float32 GEMMs, bias, ReLU, softmax) computed with another summation
+#: order, on another device or by another cuBLAS kernel (another batch size picks another): for the
+#: suite's networks (inner dimensions up to 64, inputs and weights of order 1 or less) the summation
+#: bound of every GEMM, carried through the softmax, stays below this
+REORDERED_TOLERANCE = {"float32": {"rtol": 1e-5, "atol": 1e-7}, "float64": {"rtol": 1e-12, "atol": 1e-15}}
+
+
+def ulp_distance(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """How many representable values lie between ``actual`` and ``expected`` (0 for equal bits,
+    also for two NaNs of any payload; +0 and -0 are one apart)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.dtype == expected.dtype and actual.dtype.kind == "f", (actual.dtype, expected.dtype)
+    signed = {2: np.int16, 4: np.int32, 8: np.int64}[actual.dtype.itemsize]
+
+    def ordered(values: np.ndarray) -> np.ndarray:  # bit patterns mapped onto a monotonic integer line
+        bits = values.view(signed).astype(np.int64)
+        return np.where(bits < 0, np.iinfo(signed).min - bits - 1, bits)
+
+    a, b = ordered(actual), ordered(expected)
+    same_side = (a >= 0) == (b >= 0)  # then a - b cannot overflow; across zero, floats are exact enough
+    distance = np.where(same_side, np.abs(a - b), np.abs(a.astype(np.float64)) + np.abs(b.astype(np.float64)))
+    both_nan = np.isnan(actual) & np.isnan(expected)
+    one_nan = np.isnan(actual) != np.isnan(expected)
+    return np.where(both_nan, 0.0, np.where(one_nan, np.inf, distance))
+
+
+def assert_within_ulps(actual: Any, expected: np.ndarray, ulps: int, what: str = "") -> None:
+    """``actual`` at most ``ulps`` representable values from ``expected`` (see ``ulp_distance``)."""
+    actual, expected = host(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (what, actual.dtype, expected.dtype)
+    distance = ulp_distance(actual, expected)
+    worst = float(distance.max()) if distance.size else 0.0
+    assert worst <= ulps, (
+        f"{what}: {int((distance > ulps).sum())} values more than {ulps} ulp apart, the worst {worst}, "
+        f"first at {np.unravel_index(distance.argmax(), distance.shape)}"
+    )
+
+
+def assert_cross_device(actual: Any, expected: np.ndarray, kind: str, what: str = "") -> None:
+    """``actual`` (a CuPy result) within the agreement ``kind`` of ``expected`` (the same on NumPy)."""
+    assert_within_ulps(actual, expected, CROSS_DEVICE_ULPS[kind], f"{what} ({kind})")
+
+
+def assert_reordered(actual: Any, expected: Any) -> None:
+    """Network outputs computed in another summation order (see REORDERED_TOLERANCE)."""
+    actual = host(actual)
+    np.testing.assert_allclose(actual, host(expected), **REORDERED_TOLERANCE[actual.dtype.name])
+
+
+def summation_bound(terms: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """How far any order of summing ``terms`` (along ``axis``) may lie from the exact sum, in their dtype."""
+    terms = np.asarray(terms)
+    count = terms.size if axis is None else terms.shape[axis]
+    return (count - 1) * np.finfo(terms.dtype).eps * np.abs(terms.astype(np.float64)).sum(axis=axis)
+
+
+def gemm_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``summation_bound`` of each dot product of ``a @ b``, in the dtype of ``a``."""
+    a, b = np.asarray(a), np.asarray(b)
+    return (a.shape[-1] - 1) * np.finfo(a.dtype).eps * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)))
+
+
+def assert_sum_within_bound(actual: Any, expected: Any, terms: np.ndarray | None, axis: int | None = None, *,
+                            bound: np.ndarray | None = None) -> None:
+    """Two sums of ``terms`` (or GEMMs' dot products, given their ``bound``) in different orders: each
+    lies within ``summation_bound`` of the exact sum, so they lie within twice that of each other."""
+    difference = np.abs(np.asarray(host(actual), np.float64) - np.asarray(host(expected), np.float64))
+    bound = (summation_bound(terms, axis) if bound is None else np.asarray(bound)).reshape(difference.shape)
+    assert np.all(difference <= 2 * bound), (difference.max(), bound)
+
 
 def host(array: Any) -> np.ndarray:
     return nnfs_gpu.to_numpy(array)

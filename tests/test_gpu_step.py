@@ -1,4 +1,7 @@
-"""On a GPU: a training step never waits for the device (no host synchronisation inside a step)."""
+"""On a GPU: a training step never waits for the device (no host synchronisation inside a step).
+
+``cupyx.allow_synchronize(False)`` catches only some synchronisations; tests/test_launch_budget.py
+counts every one on the recording stand-in, and scripts/gpu_launch_count.py on the device."""
 
 from __future__ import annotations
 

@@ -280,6 +280,8 @@ class Backend:
         return batch if total is None else total + batch
 
     # -- optimizer updates: in place on the parameter and its state, with the book's arithmetic ----
+    # The book's ``grad**2`` is written ``grad * grad``: NumPy computes ``x**2`` as ``x * x``, CuPy as
+    # ``powf(x, 2)``, which may be an ulp or two off; a product is one rounding everywhere.
 
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
         """``param += -learning_rate * grad``."""
@@ -293,13 +295,13 @@ class Backend:
 
     def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
         """``cache += grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
-        cache += grad**2
+        cache += grad * grad
         param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
 
     def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
         """``cache = rho * cache + (1 - rho) * grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
         cache *= rho
-        cache += (1 - rho) * grad**2
+        cache += (1 - rho) * (grad * grad)
         param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
 
     def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
@@ -308,7 +310,7 @@ class Backend:
         momentums *= beta_1
         momentums += (1 - beta_1) * grad
         cache *= beta_2
-        cache += (1 - beta_2) * grad**2
+        cache += (1 - beta_2) * (grad * grad)
         corrected_momentums = momentums / (1 - beta_1**step)
         corrected_cache = cache / (1 - beta_2**step)
         param += (-learning_rate * corrected_momentums) / (self.xp.sqrt(corrected_cache) + epsilon)

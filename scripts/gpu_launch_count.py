@@ -1,0 +1,106 @@
+"""Counts the real launches and host synchronisations of one training step on a GPU, to check the
+recording stand-in's model (tests/cupy_standin) against CuPy on the device. gpu_check.sh runs it.
+
+Prints one JSON object: for each workload and mode of tests/launch_workloads.py (the steps the
+budget test counts on the stand-in), the kernels, memsets and copies the GPU ran and the host calls
+that waited, as CUDA's profiling interface saw them through torch.profiler (CUPTI records every CUDA
+call of the process, CuPy's included), beside the stand-in's count (launch_workloads.STEP_COUNTS).
+Without a usable GPU or without torch it says why and exits 0: the counts are then missing, not zero.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+#: host calls that wait for the device (runtime and driver API names as the profiler records them)
+SYNC_CALLS = frozenset({
+    "cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize", "cudaMemcpy",
+    "cuStreamSynchronize", "cuCtxSynchronize", "cuEventSynchronize", "cuMemcpyDtoH_v2", "cuMemcpy",
+})
+
+
+def classify(name: str, on_device: bool) -> str | None:
+    """The kind of a profiler event: GPU work is a 'kernel', 'memset' or 'copy'; a host call that
+    waits is a 'sync'; anything else is None."""
+    if on_device:
+        lowered = name.lower()
+        return "memset" if lowered.startswith("memset") else "copy" if lowered.startswith("memcpy") else "kernel"
+    return "sync" if name in SYNC_CALLS else None
+
+
+def summarize(events: collections.Counter, standin: dict[str, int] | None) -> dict[str, Any]:
+    """One step's counts by kind, the launches (kernels, memsets, copies) against the stand-in's."""
+    kinds = collections.Counter()
+    for (kind, _), count in events.items():
+        kinds[kind] += count
+    launches = kinds["kernel"] + kinds["memset"] + kinds["copy"]
+    measured = {"launches": launches, "syncs": kinds["sync"]}
+    return {**measured, "by_kind": dict(kinds), "standin": standin, "matches_standin": measured == standin,
+            "operations": {f"{kind} {name}": count for (kind, name), count in sorted(events.items())}}
+
+
+class DeviceRecording:
+    """torch.profiler around a block; afterwards ``events`` holds (kind, name) of what it saw."""
+
+    def __enter__(self) -> "DeviceRecording":
+        from torch.profiler import ProfilerActivity, profile
+
+        self.events: list[tuple[str, str]] = []
+        self.profiler = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+        self.profiler.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import cupy
+        from torch.autograd import DeviceType
+
+        cupy.cuda.Device().synchronize()  # outside what is counted: the profiler stops after this
+        self.profiler.__exit__(*exc)
+        for event in self.profiler.events():
+            kind = classify(event.name, event.device_type == DeviceType.CUDA)
+            if kind is not None:
+                self.events.append((kind, event.name))
+
+
+def why_not_runnable() -> str | None:
+    import nnfs_gpu
+
+    reason = nnfs_gpu.available_backends()["cupy"].reason
+    if reason is not None:
+        return reason
+    try:
+        import torch
+        from torch.profiler import ProfilerActivity  # noqa: F401
+    except ImportError as error:
+        return f"no device counter: torch.profiler cannot be imported ({error})"
+    return None if torch.cuda.is_available() else "no device counter: torch sees no CUDA device"
+
+
+def main() -> int:
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    reason = why_not_runnable()
+    if reason is not None:
+        print(json.dumps({"available": False, "reason": reason}, indent=1))
+        return 0
+    import nnfs_gpu
+    from launch_workloads import STEP_COUNTS, one_step
+
+    steps = {}
+    with nnfs_gpu.use_backend("cupy"):
+        for workload, mode in STEP_COUNTS:
+            try:
+                steps[f"{workload} {mode}"] = summarize(one_step(workload, mode, DeviceRecording),
+                                                        STEP_COUNTS[workload, mode])
+            except Exception as error:  # report and go on: one failed count must not hide the others
+                steps[f"{workload} {mode}"] = {"error": f"{type(error).__name__}: {error}"}
+    print(json.dumps({"available": True, "counter": "torch.profiler (CUPTI)", "steps": steps}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
