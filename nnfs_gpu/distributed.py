@@ -28,11 +28,9 @@ import numpy as np
 from .backends import Backend
 from .launch import ABORT_GRACE_SECONDS
 from .training import LocalSteps
+from .watchdog import Watchdog
 
 INSTALL_HINT = "pip install 'nnfs_gpu[mpi]' (mpi4py and the MPICH wheel; no system MPI needed)"
-POLL_SECONDS = 1e-4
-#: a collective is first polled without sleeping for this long (a step's all-reduce finishes in it)
-SPIN_SECONDS = 0.01
 #: how long a collective may wait for the other ranks before every rank is stopped
 DEFAULT_TIMEOUT_S = 300.0
 TIMEOUT_VAR = "NNFS_GPU_COLLECTIVE_TIMEOUT"
@@ -74,8 +72,9 @@ class Communicator:
     """Collectives over host buffers through MPI; ``timeout`` (seconds) bounds each collective (see
     ``collective_timeout`` for the default).
 
-    A collective that does not finish in time aborts every rank with a message, so a rank that died
-    or hangs never leaves the others waiting forever.
+    A collective that does not finish in time aborts every rank with a message (from a watchdog
+    thread, as MPI's ``THREAD_MULTIPLE`` allows), so a rank that died or hangs never leaves the
+    others waiting forever.
     """
 
     #: set once this rank is stopping every rank (MPI_Abort may return before the process ends)
@@ -88,6 +87,7 @@ class Communicator:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.backend = backend
+        self.watchdog = Watchdog(self._timed_out)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} rank {self.rank} of {self.size}, {self.backend.name}>"
@@ -96,13 +96,16 @@ class Communicator:
         if math.isinf(self.timeout):
             request.Wait()
             return
-        start = time.monotonic()
-        while not request.Test():
-            waited = time.monotonic() - start
-            if waited > self.timeout:
-                self.abort(f"{what} did not finish within {self.timeout:g} s; a rank may have died or hung")
-            if waited > SPIN_SECONDS:
-                time.sleep(POLL_SECONDS)
+        with self.watchdog.watching(what, self.timeout):
+            request.Wait()
+
+    def _timed_out(self, what: str) -> None:
+        """The watchdog's verdict: stops every rank, and this process even if MPI_Abort returns
+        (the main thread is still waiting in MPI)."""
+        try:
+            self.abort(f"{what} did not finish within {self.timeout:g} s; a rank may have died or hung")
+        finally:
+            os._exit(1)
 
     def allreduce_sum(self, buffer: Any) -> Any:
         """The element-wise sum of ``buffer`` over all ranks, as an array of this backend."""
@@ -159,8 +162,9 @@ class Communicator:
 class NcclCommunicator(Communicator):
     """Gradients summed on the GPUs with NCCL; MPI only bootstraps NCCL and broadcasts host data.
 
-    Each rank needs its own GPU: call ``use_local_gpu()`` before creating the backend. With a
-    ``timeout``, each all-reduce is followed by an event that is polled against the deadline.
+    Each rank needs its own GPU: call ``use_local_gpu()`` before creating the backend. Each
+    all-reduce is followed by an event that the watchdog polls against the timeout, on its own
+    thread: the host never waits for the GPU.
     """
 
     def __init__(self, backend: Backend, timeout: float | None = None) -> None:
@@ -172,6 +176,7 @@ class NcclCommunicator(Communicator):
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         with backend.device:
             self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        self.watchdog = Watchdog(self._timed_out, prepare=backend.device.use)
 
     def _check_one_gpu_per_rank(self) -> None:
         places = self.comm.allgather((self.MPI.Get_processor_name(), self.backend.device.id))
@@ -190,12 +195,8 @@ class NcclCommunicator(Communicator):
         stream = cupy.cuda.get_current_stream()
         self.nccl_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, dtype, nccl.NCCL_SUM, stream.ptr)
         if math.isfinite(self.timeout):
-            done = stream.record()
-            deadline = time.monotonic() + self.timeout
-            while not done.done:
-                if time.monotonic() > deadline:
-                    self.abort(f"an NCCL all-reduce did not finish within {self.timeout:g} s; a rank may have died or hung")
-                time.sleep(POLL_SECONDS)
+            event = stream.record()
+            self.watchdog.queued("an NCCL all-reduce", self.timeout, lambda: event.done)
         return buffer
 
 

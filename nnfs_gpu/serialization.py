@@ -106,9 +106,11 @@ def _build_part(spec: Any, table: dict[str, type], what: str, file: ModelFile) -
 
 
 def _regression(precision: Any) -> accuracy_module.Regression:
+    """A Regression accuracy with the saved precision; 0 (the spread of constant targets, saved before
+    they were handled) or None is measured again from the next data."""
     built = accuracy_module.Regression()
     if precision is not None:
-        built.precision = checks.real_number(precision, "precision", at_least=0, owner="Regression")
+        built.precision = checks.real_number(precision, "precision", at_least=0, owner="Regression") or None
     return built
 
 
@@ -123,10 +125,13 @@ def _dense_shapes(file: ModelFile) -> dict[int, tuple[int, int]]:
     shapes = {}
     for index, spec in enumerate(file.description["layers"]):
         if spec.get("type") == "Dense":
-            sizes = _built(lambda: tuple(checks.whole_number(spec.get(name), name, minimum=1, owner=f"layer {index} (Dense)")
-                                         for name in SHAPE_ARGUMENTS), spec, "layer", file)
-            shapes[index] = sizes
+            shapes[index] = _built(lambda: _sizes(spec, f"layer {index} (Dense)"), spec, "layer", file)
     return shapes
+
+
+def _sizes(spec: dict[str, Any], owner: str) -> tuple[int, int]:
+    n_inputs, n_neurons = (checks.whole_number(spec.get(name), name, minimum=1, owner=owner) for name in SHAPE_ARGUMENTS)
+    return n_inputs, n_neurons
 
 
 def _parameter_shapes(dense: dict[int, tuple[int, int]]) -> dict[str, tuple[int, ...]]:
@@ -135,6 +140,8 @@ def _parameter_shapes(dense: dict[int, tuple[int, int]]) -> dict[str, tuple[int,
         for index, (n_inputs, n_neurons) in dense.items()
         for key, shape in ((f"layers.{index}.weights", (n_inputs, n_neurons)), (f"layers.{index}.biases", (1, n_neurons)))
     }
+
+
 # -- public operations --------------------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ from nnfs_gpu import (
     Dense,
     Dropout,
     Linear,
-    MeanSquaredError,
     Model,
     ReLU,
     RMSprop,

@@ -8,13 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nnfs_gpu
-from nnfs_gpu import distributed
+from nnfs_gpu import distributed, watchdog
 from nnfs_gpu.distributed import Communicator
 
 DIST = Path(__file__).resolve().parent / "dist"
@@ -122,7 +123,12 @@ def test_a_rank_failing_before_train_stops_every_rank(tmp_path):
 
 
 def test_a_timeout_stops_all_ranks_with_one_message(tmp_path):
-    result = launch(2, tmp_path, "skip", "3")
+    """The command line's error handler around Model.train's: MPI_Abort may return before the
+    launcher ends the process, and its exit must not be reported as a second error."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_BACKEND": "numpy", "PYTHONPATH": str(DIST.parents[1])}
+    command = [mpiexec(), "-n", "1", sys.executable, "-m", "nnfs_gpu", "train", "--distributed", "--quiet",
+               "--collective-timeout", "3", ":", "-n", "1", sys.executable, str(DIST / "quits_early.py")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S, cwd=tmp_path)
     assert result.returncode != 0
     assert result.stderr.count("stopping all ranks") == 1, result.stderr
     assert "did not finish within 3 s; a rank may have died or hung; stopping all ranks" in result.stderr
@@ -203,3 +209,28 @@ def test_a_collective_timeout_without_distributed_training_is_a_usage_error():
     assert result.returncode == 2
     assert result.stderr.strip() == "nnfs-gpu: error: --collective-timeout goes with --distributed"
 
+
+
+def test_the_watchdog_fires_for_late_work_only(monkeypatch):
+    """Blocking waits and queued GPU work alike: finished work never fires, late work fires once with
+    its name, and newer queued work keeps the deadline of the oldest unfinished."""
+    monkeypatch.setattr(watchdog, "WATCH_SECONDS", 0.01)
+    fired: list[str] = []
+    dog = watchdog.Watchdog(fired.append)
+    with dog.watching("a quick all-reduce", 5.0):
+        time.sleep(0.05)
+    dog.queued("a finished NCCL all-reduce", 0.05, lambda: True)
+    time.sleep(0.1)
+    assert fired == [] and dog.pending is None
+    dog.queued("the first stuck all-reduce", 0.2, lambda: False)
+    first_deadline = dog.pending[0]
+    dog.queued("the next all-reduce", 60.0, lambda: False)
+    assert dog.pending[0] == first_deadline
+    deadline = time.monotonic() + 10
+    while not fired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fired == ["the next all-reduce"]
+    late = watchdog.Watchdog(fired.append)
+    with late.watching("a stuck broadcast", 0.05):
+        time.sleep(0.3)
+    assert fired[1:] == ["a stuck broadcast"]
