@@ -171,6 +171,8 @@ class Model:
         epoch, and val_loss and val_accuracy with ``validation_data``.
         ``distributed=True`` (or a ``nnfs_gpu.distributed.Communicator``, to set a timeout) trains
         data-parallel across the ranks of an ``mpiexec`` launch: see ``nnfs_gpu.distributed``.
+        Every argument is checked before any work; distributed ranks then compare what they are about
+        to train and stop together, naming the differences, unless it is the same.
         """
         self._require_finalized("train")
         if not isinstance(distributed, Communicator):
