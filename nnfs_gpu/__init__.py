@@ -14,6 +14,7 @@ from .backends import (
     to_numpy,
     use_backend,
 )
+from .launch import stop_all_ranks_on_uncaught_errors
 from .layers import Dense, Dropout, Input
 from .losses import (
     BinaryCrossentropy,
@@ -28,6 +29,8 @@ from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 from .serialization import ModelFileError
 
 __version__ = "0.1.0"
+
+stop_all_ranks_on_uncaught_errors()  # only under an MPI launcher: a rank that fails must not leave the others waiting
 
 __all__ = [
     "Accuracy",

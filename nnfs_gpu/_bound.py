@@ -24,6 +24,9 @@ class BackendBound:
     def __init__(self) -> None:
         self.backend = get_backend()
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
     def to(self, backend: Backend) -> None:
         """Moves every array this object holds (parameters, optimizer state) to ``backend`` through
         the host, and drops its ``transient`` ones; the object then runs on ``backend``."""
@@ -46,6 +49,24 @@ class BackendBound:
             arrays[key] = self.backend.empty(tuple(shape))
         return arrays[key]
 
+    def _kept_by_forward(self, name: str, forward: str = "forward(inputs)") -> Any:
+        """What ``forward`` kept for ``backward`` (its inputs, output or mask); an error naming the
+        fix when ``forward`` has not run (or moving the object dropped it)."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise RuntimeError(f"{self!r}: backward was called before forward; call {forward} first")
+        return value
+
+    def _gradient_of(self, dvalues: Any, shape: tuple[int, ...]) -> Any:
+        """``dvalues`` on this backend, checked to have ``shape``, the shape of ``forward``'s output."""
+        dvalues = self.backend.asfloat(dvalues)
+        if tuple(dvalues.shape) != tuple(shape):
+            raise ValueError(
+                f"{self!r}: backward got dvalues of shape {tuple(dvalues.shape)}; it needs {tuple(shape)}, "
+                "the shape of the last forward's output"
+            )
+        return dvalues
+
     def _where_given(self, data: Any, compute: Callable[[Any], Any]) -> Any:
         """Applies ``compute`` on this backend; host data in gives host data out (as ``Model.predict`` returns)."""
         if self.backend.owns(data):
@@ -62,9 +83,6 @@ class PassMean(BackendBound):
     def __init__(self) -> None:
         super().__init__()
         self.new_pass()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
     def to(self, backend: Backend) -> None:
         super().to(backend)

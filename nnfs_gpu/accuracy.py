@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import checks
 from ._bound import PassMean
 from .activations import Softmax
 
@@ -27,13 +28,23 @@ class Accuracy(PassMean):
     def accumulate(self, predictions: Any, y: Any) -> Any:
         """This batch's count of right answers (a 0-d int64 backend array), added to the pass's."""
         xp = self.backend.xp
-        comparisons = self.compare(self.backend.asarray(predictions), self.backend.asarray(y))
+        predictions, y = self.backend.asarray(predictions), self.backend.asarray(y)
+        self.check_shapes(tuple(predictions.shape), tuple(y.shape))
+        comparisons = self.compare(predictions, y)
         return self._add_sum(xp.sum(xp.astype(comparisons, xp.int64)), math.prod(comparisons.shape))
 
     def accumulate_outputs(self, activation: Any, outputs: Any, y: Any) -> Any:
         """``accumulate`` for the outputs of the model's last ``activation``, in one fused op where
         the backend has one."""
         return self.accumulate(activation.predictions(outputs), y)
+
+    def check_shapes(self, predictions: tuple[int, ...], targets: tuple[int, ...]) -> None:
+        """Refuses predictions and targets that would be compared by broadcasting, not one to one."""
+        if predictions != targets:
+            raise ValueError(
+                f"{self!r}: predictions of shape {predictions} and targets of shape {targets} do not match; "
+                f"give one target per output{'; reshape them with y.reshape(-1, 1)' if predictions[1:] == (1,) else ''}"
+            )
 
     def calculate(self, predictions: Any, y: Any) -> float:
         before = self.accumulated_count
@@ -49,10 +60,24 @@ class Categorical(Accuracy):
 
     def __init__(self, *, binary: bool = False) -> None:
         super().__init__()
-        self.binary = binary
+        self.binary = checks.flag(binary, "binary", owner="Categorical")
 
     def __repr__(self) -> str:
         return f"Categorical(binary={self.binary})"
+
+    def check_shapes(self, predictions: tuple[int, ...], targets: tuple[int, ...]) -> None:
+        if self.binary:
+            return super().check_shapes(predictions, targets)
+        if len(predictions) != 1:
+            raise ValueError(
+                f"{self!r} compares one predicted class per sample, got predictions of shape {predictions}; "
+                "for independent 0/1 outputs (Sigmoid) use Categorical(binary=True)"
+            )
+        if len(targets) not in (1, 2) or targets[0] != predictions[0]:
+            raise ValueError(
+                f"{self!r}: {predictions[0]} predicted classes need {predictions[0]} labels (1-D) or one-hot "
+                f"rows (2-D), got targets of shape {targets}"
+            )
 
     def compare(self, predictions: Any, y: Any) -> Any:
         xp = self.backend.xp
@@ -68,7 +93,11 @@ class Categorical(Accuracy):
 
 
 class Regression(Accuracy):
-    """A prediction counts as right within ``precision`` of its target, by default ``std(y) / 250``."""
+    """A prediction counts as right within ``precision`` of its target, by default ``std(y) / 250``.
+
+    Constant targets have no spread, and nothing would count as right: their magnitude ``max|y|``
+    stands in for the spread then, and 1 when they are all zero.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,7 +106,9 @@ class Regression(Accuracy):
     def init(self, y: Any, reinit: bool = False) -> None:
         if self.precision is None or reinit:
             xp = self.backend.xp
-            self.precision = float(xp.std(xp.astype(self.backend.asarray(y), xp.float64))) / 250
+            y = xp.astype(self.backend.asarray(y), xp.float64)
+            scale = float(xp.std(y)) or float(xp.max(xp.abs(y))) or 1.0
+            self.precision = scale / 250
 
     def compare(self, predictions: Any, y: Any) -> Any:
         if self.precision is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+import numpy as np
 
 from ._bound import BackendBound
 
@@ -15,7 +18,7 @@ class Activation(BackendBound):
         self.output = self._forward(self.inputs)
 
     def backward(self, dvalues: Any) -> None:
-        self.dinputs = self._backward(self.backend.asfloat(dvalues))
+        self.dinputs = self._backward(self._gradient_of(dvalues, self._kept_by_forward("output").shape))
 
     def predictions(self, outputs: Any) -> Any:
         """What the outputs mean as answers (classes, 0/1, values); host data in gives host data out."""
@@ -51,6 +54,8 @@ class ReLU(Activation):
 
 class Softmax(Activation):
     def _forward(self, inputs: Any) -> Any:
+        if inputs.ndim != 2:
+            raise ValueError(f"Softmax takes a 2-D batch (samples, classes), got inputs of shape {tuple(inputs.shape)}")
         return self._into_output(self.backend.softmax, inputs)
 
     def forward_biased(self, z: Any, biases: Any) -> None:
@@ -63,9 +68,26 @@ class Softmax(Activation):
         return self._where_given(outputs, lambda values: self.backend.xp.argmax(values, axis=1))
 
 
+@functools.cache
+def exp_limit(dtype_name: str) -> float:
+    """The largest value of a float dtype whose ``exp`` is finite, computed in that dtype (on whole
+    arrays, as NumPy's vector loops do) and in float64 rounded back to it (book precision)."""
+    dtype = np.dtype(dtype_name)
+    limit = np.log(np.finfo(dtype).max).astype(dtype)
+    with np.errstate(over="ignore"):
+        while not (np.isfinite(np.exp(np.full(64, limit))).all() and np.isfinite(np.exp(np.float64(limit)).astype(dtype))):
+            limit = np.nextafter(limit, dtype.type(0))
+    return float(limit)
+
+
 class Sigmoid(Activation):
+    """The book's ``1 / (1 + exp(-x))``, with ``-x`` clamped at the largest value whose ``exp`` is
+    finite: the same numbers wherever the book's formula does not overflow, and no overflow (nor its
+    RuntimeWarning) below about -88.7 in float32, where the result is a tiny positive number, not 0."""
+
     def _forward(self, inputs: Any) -> Any:
-        return 1 / (1 + self.backend.exp(-inputs))
+        clamped = self.backend.xp.minimum(-inputs, exp_limit(self.backend.dtype_name))
+        return 1 / (1 + self.backend.exp(clamped))
 
     def _backward(self, dvalues: Any) -> Any:
         return dvalues * (1 - self.output) * self.output

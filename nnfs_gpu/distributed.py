@@ -5,11 +5,20 @@ flat gradient buffer per step gives every rank the global mean gradient, and eve
 same update (ChainerMN's design). Launch with ``mpiexec -n N python train.py`` and call
 ``Model.train(..., distributed=True)``. Importing nnfs_gpu never imports mpi4py; this module does
 so only when a communicator is made.
+
+No rank is left waiting: before the first step the ranks compare what they are about to train
+(``DataParallel.agree``); every collective has a timeout (``DEFAULT_TIMEOUT_S``, or
+``$NNFS_GPU_COLLECTIVE_TIMEOUT``, or ``timeout=``); an error inside ``train`` stops every rank; and
+under an MPI launcher an uncaught error anywhere stops every rank (``nnfs_gpu.launch``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
+import numbers
+import os
 import sys
 import time
 from typing import Any, Iterator, NoReturn
@@ -17,11 +26,14 @@ from typing import Any, Iterator, NoReturn
 import numpy as np
 
 from .backends import Backend
+from .launch import ABORT_GRACE_SECONDS
 from .training import LocalSteps
+from .watchdog import Watchdog
 
 INSTALL_HINT = "pip install 'nnfs_gpu[mpi]' (mpi4py and the MPICH wheel; no system MPI needed)"
-POLL_SECONDS = 1e-4
-ABORT_GRACE_SECONDS = 1.0
+#: how long a collective may wait for the other ranks before every rank is stopped
+DEFAULT_TIMEOUT_S = 300.0
+TIMEOUT_VAR = "NNFS_GPU_COLLECTIVE_TIMEOUT"
 
 
 class DistributedError(RuntimeError):
@@ -38,33 +50,62 @@ def _mpi() -> Any:
     return MPI
 
 
-class Communicator:
-    """Collectives over host buffers through MPI; ``timeout`` (seconds) bounds each collective.
+def collective_timeout(timeout: float | None = None) -> float:
+    """Seconds a collective may wait: ``timeout``, else ``$NNFS_GPU_COLLECTIVE_TIMEOUT``, else
+    ``DEFAULT_TIMEOUT_S``; ``math.inf`` (``inf`` in the variable) waits forever."""
+    source = "timeout"
+    if timeout is None:
+        text = os.environ.get(TIMEOUT_VAR, "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT_S
+        source = f"the environment variable {TIMEOUT_VAR}"
+        try:
+            timeout = float(text)
+        except ValueError:
+            timeout = math.nan
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
+        raise DistributedError(f"{source} must be a number of seconds > 0 (inf: no limit), got {timeout!r}")
+    return float(timeout)
 
-    A collective that does not finish in time aborts every rank with a message, so a rank that died
-    or hangs never leaves the others waiting forever.
+
+class Communicator:
+    """Collectives over host buffers through MPI; ``timeout`` (seconds) bounds each collective (see
+    ``collective_timeout`` for the default).
+
+    A collective that does not finish in time aborts every rank with a message (from a watchdog
+    thread, as MPI's ``THREAD_MULTIPLE`` allows), so a rank that died or hangs never leaves the
+    others waiting forever.
     """
 
+    #: set once this rank is stopping every rank (MPI_Abort may return before the process ends)
+    aborting = False
+
     def __init__(self, backend: Backend, timeout: float | None = None) -> None:
+        self.timeout = collective_timeout(timeout)
         self.MPI = _mpi()
         self.comm = self.MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.backend = backend
-        self.timeout = timeout
+        self.watchdog = Watchdog(self._timed_out)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} rank {self.rank} of {self.size}, {self.backend.name}>"
 
     def _wait(self, request: Any, what: str) -> None:
-        if self.timeout is None:
+        if math.isinf(self.timeout):
             request.Wait()
             return
-        deadline = time.monotonic() + self.timeout
-        while not request.Test():
-            if time.monotonic() > deadline:
-                self.abort(f"{what} did not finish within {self.timeout:g} s; a rank may have died or hung")
-            time.sleep(POLL_SECONDS)
+        with self.watchdog.watching(what, self.timeout):
+            request.Wait()
+
+    def _timed_out(self, what: str) -> None:
+        """The watchdog's verdict: stops every rank, and this process even if MPI_Abort returns
+        (the main thread is still waiting in MPI)."""
+        try:
+            self.abort(f"{what} did not finish within {self.timeout:g} s; a rank may have died or hung")
+        finally:
+            os._exit(1)
 
     def allreduce_sum(self, buffer: Any) -> Any:
         """The element-wise sum of ``buffer`` over all ranks, as an array of this backend."""
@@ -89,27 +130,41 @@ class Communicator:
         self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, both, op=self.MPI.MAX), "an all-reduce")
         return int(-both[1]), int(both[0])
 
+    def allgather_text(self, text: str) -> list[str]:
+        """Every rank's ``text``, in rank order (padded to one length, so one timed all-gather does)."""
+        data = text.encode("utf-8")
+        width = self.host_extremes(len(data))[1]
+        mine = np.frombuffer(data.ljust(width, b" "), dtype=np.uint8)
+        everyone = np.empty((self.size, width), dtype=np.uint8)
+        self._wait(self.comm.Iallgather(mine, everyone), "an all-gather")
+        return [row.tobytes().decode("utf-8").rstrip(" ") for row in everyone]
+
     def abort(self, message: str, code: int = 1) -> NoReturn:
         """Ends every rank: prints why on this rank, then MPI_Abort (no rank is left waiting)."""
+        self.aborting = True
         print(f"nnfs_gpu: rank {self.rank} of {self.size}: {message}; stopping all ranks", file=sys.stderr, flush=True)
         time.sleep(ABORT_GRACE_SECONDS)  # the launcher forwards output asynchronously; the abort would cut it off
         self.comm.Abort(code)
-        raise SystemExit(code)  # not reached: MPI_Abort does not return
+        raise SystemExit(code)  # MPI_Abort may return before the launcher ends this process
 
     @contextlib.contextmanager
     def stopping_all_on_error(self) -> Iterator[None]:
-        """Any error inside ends every rank with its message (no rank is left waiting for this one)."""
+        """Any error inside ends every rank with its message (no rank is left waiting for this one);
+        the exit of an abort already under way passes through without a second message."""
         try:
             yield
         except BaseException as error:
+            if self.aborting:
+                raise
             self.abort(" ".join(f"{type(error).__name__}: {error}".split()))
 
 
 class NcclCommunicator(Communicator):
     """Gradients summed on the GPUs with NCCL; MPI only bootstraps NCCL and broadcasts host data.
 
-    Each rank needs its own GPU: call ``use_local_gpu()`` before creating the backend. With a
-    ``timeout``, each all-reduce is followed by an event that is polled against the deadline.
+    Each rank needs its own GPU: call ``use_local_gpu()`` before creating the backend. Each
+    all-reduce is followed by an event that the watchdog polls against the timeout, on its own
+    thread: the host never waits for the GPU.
     """
 
     def __init__(self, backend: Backend, timeout: float | None = None) -> None:
@@ -121,6 +176,7 @@ class NcclCommunicator(Communicator):
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         with backend.device:
             self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        self.watchdog = Watchdog(self._timed_out, prepare=backend.device.use)
 
     def _check_one_gpu_per_rank(self) -> None:
         places = self.comm.allgather((self.MPI.Get_processor_name(), self.backend.device.id))
@@ -138,14 +194,38 @@ class NcclCommunicator(Communicator):
         buffer = cupy.ascontiguousarray(buffer)
         stream = cupy.cuda.get_current_stream()
         self.nccl_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, dtype, nccl.NCCL_SUM, stream.ptr)
-        if self.timeout is not None:
-            done = stream.record()
-            deadline = time.monotonic() + self.timeout
-            while not done.done:
-                if time.monotonic() > deadline:
-                    self.abort(f"an NCCL all-reduce did not finish within {self.timeout:g} s; a rank may have died or hung")
-                time.sleep(POLL_SECONDS)
+        if math.isfinite(self.timeout):
+            event = stream.record()
+            self.watchdog.queued("an NCCL all-reduce", self.timeout, lambda: event.done)
         return buffer
+
+
+def _shape(data: Any) -> tuple[int, ...]:
+    return tuple(data.shape) if hasattr(data, "shape") else np.shape(data)
+
+
+def _layer_text(layer: Any) -> str:
+    penalties = [getattr(layer, name, 0.0) for name in ("weight_regularizer_l1", "weight_regularizer_l2",
+                                                         "bias_regularizer_l1", "bias_regularizer_l2")]
+    return f"{layer!r} with L1/L2 {penalties}" if any(penalties) else repr(layer)
+
+
+def run_description(model: Any, X: Any, y: Any, validation_data: Any, settings: dict[str, Any]) -> dict[str, str]:
+    """What must be the same on every rank of a data-parallel run, as text per item: the backend,
+    the model (architecture, loss, accuracy, optimizer and its step), the data shapes and ``train``'s
+    settings. Values (the data, the initial weights: rank 0's are broadcast) may differ."""
+    backend, optimizer = model.backend, model.optimizer
+    validation = "none" if validation_data is None else f"X {_shape(validation_data[0])}, y {_shape(validation_data[1])}"
+    return {
+        "backend": f"{backend.name} {backend.dtype_name} ({backend.precision} precision)",
+        "layers": "[" + ", ".join(_layer_text(layer) for layer in model.layers) + "]",
+        "loss": repr(model.loss),
+        "accuracy": repr(model.accuracy),
+        "optimizer": f"{optimizer!r} after {getattr(optimizer, 'iterations', '?')} steps",
+        "training data": f"X {_shape(X)}, y {_shape(y)}",
+        "validation data": validation,
+        **{name: repr(value) for name, value in settings.items()},
+    }
 
 
 def nccl_available() -> bool:
@@ -205,14 +285,25 @@ class DataParallel(LocalSteps):
         bounds = [start + (stop - start) * rank // self.comm.size for rank in range(self.comm.size + 1)]
         return slice(bounds[self.comm.rank], bounds[self.comm.rank + 1])
 
-    def check_batches(self, samples: int, batches: list[slice]) -> None:
-        """Refuses what would pair different collectives across ranks or leave a rank without data."""
-        fewest, most = self.comm.host_extremes(samples)
-        if fewest != most:
+    def agree(self, model: Any, X: Any, y: Any, validation_data: Any, settings: dict[str, Any]) -> None:
+        """Stops every rank, naming the differences, unless all ranks are about to train the same
+        run: a difference would pair different collectives across ranks (a hang) or train nonsense."""
+        mine = run_description(model, X, y, validation_data, settings)
+        everyone = [json.loads(text) for text in self.comm.allgather_text(json.dumps(mine))]
+        differences = [
+            f"rank {rank}'s {key} is {theirs.get(key)} where rank 0's is {everyone[0][key]}"
+            for rank, theirs in enumerate(everyone[1:], start=1)
+            for key in everyone[0]
+            if theirs.get(key) != everyone[0][key]
+        ]
+        if differences:
             raise ValueError(
-                f"the ranks hold different numbers of training samples ({fewest} to {most}); every rank "
-                "must load the same data (the ranks shard each global batch among themselves)"
+                f"the ranks must train the same run, but {'; '.join(differences[:6])}; give every rank the "
+                "same model, data shapes and train arguments (the ranks shard each global batch among themselves)"
             )
+
+    def check_batches(self, samples: int, batches: list[slice]) -> None:
+        """Refuses batches that would leave a rank without data (``agree`` has compared the rest)."""
         smallest = min(rows.stop - rows.start for rows in batches)
         if smallest < self.comm.size:
             raise ValueError(

@@ -6,7 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from ._bound import BackendBound
+from .backends import is_host
+
+#: the constructor's regularizer strengths, in its order
+REGULARIZERS = ("weight_regularizer_l1", "weight_regularizer_l2", "bias_regularizer_l1", "bias_regularizer_l2")
 
 
 class Dense(BackendBound):
@@ -33,16 +38,36 @@ class Dense(BackendBound):
         weight_scale: float = 0.01,
     ) -> None:
         super().__init__()
-        if int(n_inputs) < 1 or int(n_neurons) < 1:
-            raise ValueError(f"Dense needs n_inputs >= 1 and n_neurons >= 1, got ({n_inputs}, {n_neurons})")
-        self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
+        strengths = (weight_regularizer_l1, weight_regularizer_l2, bias_regularizer_l1, bias_regularizer_l2)
+        self._configure(n_inputs, n_neurons, **dict(zip(REGULARIZERS, strengths)))
+        scale = checks.real_number(weight_scale, "weight_scale", at_least=0, owner="Dense")
         host_weights = np.random.randn(self.n_inputs, self.n_neurons).astype(self.backend.dtype_name)
-        self.weights = self.backend.asarray(float(weight_scale) * host_weights)
+        self.weights = self.backend.asarray(scale * host_weights)
         self.biases = self.backend.zeros((1, self.n_neurons))
-        self.weight_regularizer_l1 = weight_regularizer_l1
-        self.weight_regularizer_l2 = weight_regularizer_l2
-        self.bias_regularizer_l1 = bias_regularizer_l1
-        self.bias_regularizer_l2 = bias_regularizer_l2
+
+    @classmethod
+    def from_parameters(cls, weights: Any, biases: Any, **regularizers: float) -> "Dense":
+        """A layer holding copies of ``weights`` (n_inputs, n_neurons) and ``biases`` (1, n_neurons),
+        made without drawing initial weights: loading a file neither draws weights only to overwrite
+        them nor moves NumPy's global RNG. ``regularizers`` are the constructor's."""
+        layer = cls.__new__(cls)
+        BackendBound.__init__(layer)
+        shape = tuple(np.shape(weights)) if is_host(weights) else tuple(weights.shape)
+        if len(shape) != 2:
+            raise ValueError(f"Dense.from_parameters: weights must be 2-D (n_inputs, n_neurons), got shape {shape}")
+        layer._configure(*shape, **regularizers)
+        layer.set_parameters(weights, biases)
+        return layer
+
+    def _configure(self, n_inputs: int, n_neurons: int, **regularizers: float) -> None:
+        """Checks and sets the sizes and the regularizer strengths (everything but the parameters)."""
+        unknown = sorted(set(regularizers) - set(REGULARIZERS))
+        if unknown:
+            raise TypeError(f"Dense: unknown arguments {', '.join(unknown)}; the regularizers are {', '.join(REGULARIZERS)}")
+        self.n_inputs = checks.whole_number(n_inputs, "n_inputs", minimum=1, owner="Dense")
+        self.n_neurons = checks.whole_number(n_neurons, "n_neurons", minimum=1, owner="Dense")
+        for name in REGULARIZERS:
+            setattr(self, name, checks.real_number(regularizers.get(name, 0.0), name, at_least=0, owner="Dense"))
 
     def __repr__(self) -> str:
         return f"Dense({self.n_inputs}, {self.n_neurons})"
@@ -71,8 +96,9 @@ class Dense(BackendBound):
         ``needs_input_gradient`` off for its first Dense layer, whose input gradient nobody reads.
         """
         backend = self.backend
-        dvalues = backend.asfloat(dvalues)
-        self.dweights = backend.dot(self.inputs.T, dvalues, out=getattr(self, "dweights", None))
+        inputs = self._kept_by_forward("inputs")
+        dvalues = self._gradient_of(dvalues, (inputs.shape[0], self.n_neurons))
+        self.dweights = backend.dot(inputs.T, dvalues, out=getattr(self, "dweights", None))
         self.dbiases = backend.sum_rows(dvalues, out=getattr(self, "dbiases", None))
         self._add_penalty_gradient(self.dweights, self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2)
         self._add_penalty_gradient(self.dbiases, self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)
@@ -139,10 +165,8 @@ class Dropout(BackendBound):
 
     def __init__(self, rate: float, host_rng: bool = False) -> None:
         super().__init__()
-        if not 0 <= rate < 1:
-            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-        self.keep_probability = 1 - float(rate)
-        self.host_rng = host_rng
+        self.keep_probability = 1 - checks.real_number(rate, "rate", at_least=0, below=1, owner="Dropout")
+        self.host_rng = checks.flag(host_rng, "host_rng", owner="Dropout")
 
     @property
     def rate(self) -> float:
@@ -164,13 +188,15 @@ class Dropout(BackendBound):
     def forward(self, inputs: Any, training: bool = True) -> None:
         self.inputs = self.backend.asfloat(inputs)
         if not training:
+            self.__dict__.pop("binary_mask", None)  # backward needs the mask of a training forward
             self.output = self.inputs
             return
         self.binary_mask = self.backend.dropout_mask(tuple(self.inputs.shape), self.keep_probability, self.host_rng)
         self.output = self.inputs * self.binary_mask
 
     def backward(self, dvalues: Any) -> None:
-        self.dinputs = self.backend.asfloat(dvalues) * self.binary_mask
+        mask = self._kept_by_forward("binary_mask", "forward(inputs, training=True)")
+        self.dinputs = self._gradient_of(dvalues, mask.shape) * mask
 
 
 class Input(BackendBound):

@@ -17,6 +17,9 @@ from ._bound import BackendBound, PassMean
 from .activations import Softmax
 from .backends import is_host
 
+#: how far a row of 2-D categorical targets may sum from 1 (probabilities rounded to a few digits pass)
+ROW_SUM_TOLERANCE = 1e-3
+
 
 @functools.cache
 def is_integral(xp: Any, dtype: Any) -> bool:
@@ -40,6 +43,13 @@ class Loss(PassMean):
         self.trainable_layers: list = []
 
     # -- targets ------------------------------------------------------------------------------
+
+    def predictions_batch(self, values: Any, name: str) -> Any:
+        """Predictions (or the output they came from) on this backend, checked to be one row per sample."""
+        values = self.backend.asfloat(values)
+        if values.ndim != 2:
+            raise ValueError(f"{self!r}: {name} must be 2-D (samples, outputs), got shape {tuple(values.shape)}")
+        return values
 
     def targets(self, y: Any, shape: tuple[int, int], dtype: Any, *, checked: bool = False) -> Any:
         """Targets for predictions of ``shape`` and float ``dtype``, checked, on this backend, in the
@@ -75,12 +85,12 @@ class Loss(PassMean):
 
     def forward(self, y_pred: Any, y_true: Any, *, checked: bool = False) -> Any:
         """Per-sample losses of ``y_pred`` (a backend array of shape (samples, outputs))."""
-        y_pred = self.backend.asfloat(y_pred)
+        y_pred = self.predictions_batch(y_pred, "predictions")
         return self._forward(y_pred, self.targets(y_true, y_pred.shape, y_pred.dtype, checked=checked))
 
     def backward(self, dvalues: Any, y_true: Any, *, checked: bool = False) -> None:
         """Sets ``dinputs``, the gradient of the mean loss with respect to the predictions ``dvalues``."""
-        dvalues = self.backend.asfloat(dvalues)
+        dvalues = self.predictions_batch(dvalues, "dvalues")
         self.dinputs = self._backward(dvalues, self.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked))
 
     def _forward(self, y_pred: Any, y_true: Any) -> Any:
@@ -107,7 +117,7 @@ class Loss(PassMean):
 
     def accumulate(self, output: Any, y: Any, *, checked: bool = False) -> Any:
         """This batch's summed loss as a 0-d backend array, added to the pass's running total."""
-        y_pred = self.backend.asfloat(output)
+        y_pred = self.predictions_batch(output, "predictions")
         y_true = self.targets(y, y_pred.shape, y_pred.dtype, checked=checked)
         batch, total = self._summed(y_pred, y_true)
         return self._add(batch, total, y_pred.shape[0])
@@ -133,7 +143,13 @@ class Loss(PassMean):
 
 
 class CategoricalCrossentropy(Loss):
-    """Categorical cross-entropy for sparse class indices (1-D) or one-hot rows (2-D)."""
+    """Categorical cross-entropy for class indices (1-D), or 2-D rows of class probabilities: one-hot
+    rows, or soft labels (label smoothing, a teacher's outputs), each in [0, 1] and summing to 1.
+
+    The loss of a row is ``-sum(y * log(clip(y_pred)))``, which for a one-hot row is the book's
+    ``-log(clip(y_pred[label]))`` to the last bit; other rows (all zeros, negative, scaled) are
+    refused, since nothing then bounds the loss from below.
+    """
 
     def check_targets(self, y: Any, samples: int, outputs: int, *, values: bool = True) -> None:
         if y.ndim == 2:
@@ -150,16 +166,31 @@ class CategoricalCrossentropy(Loss):
                 f"labels must lie in [0, {outputs - 1}] for {outputs} outputs, got values from {y.min()} to {y.max()}"
             )
 
+    def _check_values(self, y: np.ndarray) -> None:
+        super()._check_values(y)
+        if not y.size:
+            return
+        if y.min() < 0 or y.max() > 1:
+            raise ValueError(
+                f"2-D categorical targets are class probabilities in [0, 1] (one-hot rows or soft labels), got "
+                f"values from {y.min()} to {y.max()}; pass class indices as a 1-D array"
+            )
+        sums = y.sum(axis=1, dtype=np.float64)
+        off = np.flatnonzero(np.abs(sums - 1) > ROW_SUM_TOLERANCE)
+        if off.size:
+            raise ValueError(
+                f"each row of 2-D categorical targets must sum to 1 (one-hot rows or soft labels), but row "
+                f"{off[0]} sums to {sums[off[0]]:g}; normalize them with y / y.sum(axis=1, keepdims=True)"
+            )
+
     def _computable(self, y: Any, dtype: Any) -> Any:
         return y if y.ndim == 1 else super()._computable(y, dtype)
 
     def _forward(self, y_pred: Any, y_true: Any) -> Any:
         backend = self.backend
         if y_true.ndim == 1:  # clipping the picked values alone gives the same numbers, n instead of n·k clips
-            correct_confidences = backend.clip(backend.pick(y_pred, y_true))
-        else:
-            correct_confidences = backend.xp.sum(backend.clip(y_pred) * y_true, axis=1)
-        return -backend.log(correct_confidences)
+            return -backend.log(backend.clip(backend.pick(y_pred, y_true)))
+        return -backend.xp.sum(y_true * backend.log(backend.clip(y_pred)), axis=1)
 
     def _summed(self, y_pred: Any, y_true: Any) -> tuple[Any, Any]:
         if y_true.ndim == 1:
@@ -177,7 +208,9 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
     """Softmax followed by categorical cross-entropy, with the fast combined backward ``(s - y) / n``.
 
     ``forward(inputs, y)`` (chapters 9–17) runs both and returns the mean loss; a ``Model`` runs
-    the Softmax and the loss itself and uses only ``backward``.
+    the Softmax and the loss itself and uses only ``backward``. With 2-D targets (one-hot rows or
+    soft labels, rows summing to 1) ``(s - y) / n`` is the gradient of the loss above, so the fused
+    and the separate backward agree.
     """
 
     transient = ("output", "dinputs")
@@ -199,10 +232,11 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
 
     def backward(self, dvalues: Any, y_true: Any, *, checked: bool = False) -> None:
         backend = self.backend
-        dvalues = backend.asfloat(dvalues)
+        dvalues = self.loss.predictions_batch(dvalues, "dvalues")
         y_true = self.loss.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked)
         if y_true.ndim == 2:
-            y_true = backend.xp.argmax(y_true, axis=1)
+            self.dinputs = (dvalues - y_true) / dvalues.shape[0]
+            return
         self.dinputs = backend.softmax_cce_backward(dvalues, y_true, out=self._step_array("dinputs", dvalues.shape))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import serialization
+from . import checks, serialization
 from . import training as training_loop
 from .accuracy import Accuracy
 from .activations import Softmax
@@ -42,17 +42,28 @@ class Model:
     # -- building -------------------------------------------------------------------------------
 
     def add(self, layer: Any) -> None:
+        """Appends a layer object (each object once: a layer keeps the inputs and outputs of its one place)."""
+        checks.object_with(layer, ("forward", "backward"), "the layer", "a layer object such as Dense(2, 64) or ReLU()", owner="add")
+        for index, existing in enumerate(self.layers):
+            if existing is layer:
+                raise ValueError(
+                    f"add: {layer!r} is already layer {index} of this model; a layer object keeps the inputs and "
+                    f"outputs of one place, so create another {type(layer).__name__}(...) for each place"
+                )
         self.layers.append(layer)
         self.finalized = False
 
     def set(self, *, loss: Loss | None = None, optimizer: Optimizer | None = None, accuracy: Accuracy | None = None) -> None:
         """Sets the loss, optimizer and accuracy; those left out keep their current value."""
         if loss is not None:
-            self.loss = loss
+            self.loss = checks.instance(loss, Loss, "loss", "a loss object such as CategoricalCrossentropy()", owner="set")
         if optimizer is not None:
-            self.optimizer = optimizer
+            self.optimizer = checks.object_with(
+                optimizer, ("pre_update_params", "update_params", "post_update_params"), "optimizer",
+                "an optimizer object such as Adam()", owner="set",
+            )
         if accuracy is not None:
-            self.accuracy = accuracy
+            self.accuracy = checks.instance(accuracy, Accuracy, "accuracy", "an accuracy object such as Categorical()", owner="set")
         self.finalized = False
 
     @property
@@ -129,9 +140,11 @@ class Model:
     # -- the book's passes and calls ------------------------------------------------------------
 
     def forward(self, X: Any, training: bool) -> Any:
+        self._require_finalized("forward")
         return training_loop.forward(self, X, training)
 
     def backward(self, output: Any, y: Any) -> None:
+        self._require_finalized("backward")
         training_loop.backward(self, output, y)
 
     def train(
@@ -158,14 +171,20 @@ class Model:
         epoch, and val_loss and val_accuracy with ``validation_data``.
         ``distributed=True`` (or a ``nnfs_gpu.distributed.Communicator``, to set a timeout) trains
         data-parallel across the ranks of an ``mpiexec`` launch: see ``nnfs_gpu.distributed``.
+        Every argument is checked before any work; distributed ranks then compare what they are about
+        to train and stop together, naming the differences, unless it is the same.
         """
         self._require_finalized("train")
-        training_loop.check_arguments(epochs, print_every)
+        if not isinstance(distributed, Communicator):
+            checks.flag(distributed, "distributed", owner="train")
         if not distributed:
             self._strategy = training_loop.LOCAL
         else:
             self._strategy = DataParallel(distributed if isinstance(distributed, Communicator) else communicator(self.backend))
-        with self._strategy.stopping_all_on_error():
+        settings = dict(epochs=epochs, batch_size=batch_size, print_every=print_every, shuffle=shuffle, verbose=verbose)
+        with self._strategy.stopping_all_on_error():  # a bad argument on one rank stops every rank
+            training_loop.check_arguments(validation_data=validation_data, progress=progress, **settings)
+            self._strategy.agree(self, X, y, validation_data, settings)
             return training_loop.fit(
                 self, X, y, epochs=epochs, batch_size=batch_size, print_every=print_every, validation_data=validation_data,
                 shuffle=shuffle, verbose=verbose, progress=progress, strategy=self._strategy,
@@ -174,11 +193,14 @@ class Model:
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None, verbose: bool = True) -> tuple[float, float]:
         """Prints the book's ``validation, acc: ..., loss: ...`` line and returns (loss, accuracy)."""
         self._require_finalized("evaluate")
+        training_loop.check_batch_size(batch_size, "evaluate")
+        checks.flag(verbose, "verbose", owner="evaluate")
         return training_loop.evaluate(self, X_val, y_val, batch_size, verbose)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """The last layer's outputs for ``X``, as a host NumPy array (as the book returns them)."""
         self._require_finalized("predict")
+        training_loop.check_batch_size(batch_size, "predict")
         return training_loop.predict(self, X, batch_size)
 
     # -- parameters, devices, files ---------------------------------------------------------------
@@ -188,9 +210,12 @@ class Model:
 
     def set_parameters(self, parameters: list[tuple[Any, Any]]) -> None:
         layers = self.trainable_layers
-        if len(parameters) != len(layers):
-            raise ValueError(f"got parameters for {len(parameters)} layers, the model has {len(layers)} trainable layers")
-        for pair, layer in zip(parameters, layers):
+        if not isinstance(parameters, (list, tuple)) or len(parameters) != len(layers):
+            got = f"{len(parameters)} items" if isinstance(parameters, (list, tuple)) else checks.shown(parameters)
+            raise ValueError(f"set_parameters needs a list of {len(layers)} (weights, biases) pairs, one per trainable layer, got {got}")
+        for index, (pair, layer) in enumerate(zip(parameters, layers)):
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise ValueError(f"set_parameters: item {index} must be a (weights, biases) pair for {layer!r}, got {checks.shown(pair)}")
             layer.set_parameters(*pair)
 
     def to(self, name: str | Backend, **options: Any) -> "Model":
@@ -226,5 +251,8 @@ class Model:
             model.add(layer)
         model.set(loss=parts.loss, optimizer=parts.optimizer, accuracy=parts.accuracy)
         if model.loss is not None:
-            model.finalize()
+            try:
+                model.finalize()
+            except ValueError as error:
+                raise serialization.ModelFileError(f"{path} describes a model that cannot be used ({error})") from error
         return model

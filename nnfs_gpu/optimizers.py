@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from . import checks
+
 
 class Optimizer:
     """Learning-rate decay and step counting, shared by every optimizer.
@@ -30,17 +32,17 @@ class Optimizer:
     hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate", "decay")
 
     def __init__(self, learning_rate: float, decay: float = 0.0, *, flat: bool | None = None) -> None:
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-        if decay < 0:
-            raise ValueError(f"decay must be >= 0, got {decay}")
         if flat not in (None, True, False):
-            raise ValueError(f"flat must be None (where it applies), True or False, got {flat!r}")
-        self.learning_rate = float(learning_rate)
-        self.current_learning_rate = float(learning_rate)
-        self.decay = float(decay)
+            raise ValueError(f"{type(self).__name__}: flat must be None (where it applies), True or False, got {flat!r}")
+        self.learning_rate = self._checked(learning_rate, "learning_rate", above=0)
+        self.current_learning_rate = self.learning_rate
+        self.decay = self._checked(decay, "decay", at_least=0)
         self.iterations = 0
         self.flat = flat
+
+    def _checked(self, value: Any, name: str, **bounds: float) -> float:
+        """A hyper-parameter as a finite float within ``bounds`` (see ``checks.real_number``)."""
+        return checks.real_number(value, name, owner=type(self).__name__, **bounds)
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.hyperparameters)
@@ -85,12 +87,17 @@ class Optimizer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("type") != type(self).__name__:
-            raise ValueError(f"state of a {state.get('type')} optimizer cannot be loaded into {type(self).__name__}")
-        for name, value in state["hyperparameters"].items():
-            setattr(self, name, value)
-        self.iterations = int(state["iterations"])
-        self.current_learning_rate = float(state["current_learning_rate"])
+        name = type(self).__name__
+        if state.get("type") != name:
+            raise ValueError(f"state of a {state.get('type')} optimizer cannot be loaded into {name}")
+        hyperparameters = state.get("hyperparameters")
+        if not isinstance(hyperparameters, dict) or set(hyperparameters) != set(self.hyperparameters):
+            raise ValueError(f"{name} state needs the hyper-parameters {', '.join(self.hyperparameters)}, got {hyperparameters!r}")
+        checked = type(self)(**hyperparameters, flat=self.flat)  # the constructor's checks, on the loaded values
+        for key in self.hyperparameters:
+            setattr(self, key, getattr(checked, key))
+        self.iterations = checks.whole_number(state.get("iterations"), "iterations", minimum=0, owner=name)
+        self.current_learning_rate = self._checked(state.get("current_learning_rate"), "current_learning_rate", above=0)
 
 
 class SGD(Optimizer):
@@ -101,7 +108,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0, *,
                  flat: bool | None = None) -> None:
         super().__init__(learning_rate, decay, flat=flat)
-        self.momentum = float(momentum)
+        self.momentum = self._checked(momentum, "momentum", at_least=0, below=1)
 
     @property
     def state_kinds(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -121,7 +128,7 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7, *,
                  flat: bool | None = None) -> None:
         super().__init__(learning_rate, decay, flat=flat)
-        self.epsilon = float(epsilon)
+        self.epsilon = self._checked(epsilon, "epsilon", above=0)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
         backend.adagrad_update(param, grad, state["cache"], self.current_learning_rate, self.epsilon)
@@ -134,7 +141,8 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7, rho: float = 0.9, *,
                  flat: bool | None = None) -> None:
         super().__init__(learning_rate, decay, flat=flat)
-        self.epsilon, self.rho = float(epsilon), float(rho)
+        self.epsilon = self._checked(epsilon, "epsilon", above=0)
+        self.rho = self._checked(rho, "rho", at_least=0, below=1)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
         backend.rmsprop_update(param, grad, state["cache"], self.current_learning_rate, self.rho, self.epsilon)
@@ -147,7 +155,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = 1e-7, beta_1: float = 0.9,
                  beta_2: float = 0.999, *, flat: bool | None = None) -> None:
         super().__init__(learning_rate, decay, flat=flat)
-        self.epsilon, self.beta_1, self.beta_2 = float(epsilon), float(beta_1), float(beta_2)
+        self.epsilon = self._checked(epsilon, "epsilon", above=0)
+        self.beta_1 = self._checked(beta_1, "beta_1", at_least=0, below=1)
+        self.beta_2 = self._checked(beta_2, "beta_2", at_least=0, below=1)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:
         backend.adam_update(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .activations import Sigmoid, Softmax
+from .files import write_atomically
 
 DPI = 100
 #: figure sizes in inches; at DPI, the PNGs are 1200 x 400 and 600 x 600 pixels
@@ -72,7 +73,7 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str]) 
         if len(keys) > 1:
             axes.legend()
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    write_atomically(path, lambda file: figure.savefig(file, format="png"), "write the plot to")
 
 
 def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[str], resolution: int = 200) -> None:
@@ -99,7 +100,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[s
     axes.scatter(X[:, 0], X[:, 1], c=labels, s=12, edgecolors="k", linewidths=0.3, **colours)
     axes.set(title=f"decision boundary ({classes} classes, accuracy {accuracy:.3f})", xlabel="x[0]", ylabel="x[1]")
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    write_atomically(path, lambda file: figure.savefig(file, format="png"), "write the plot to")
 
 
 def boundary_problem(model: Any) -> str | None:

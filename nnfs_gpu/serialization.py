@@ -6,33 +6,30 @@ is named. The member ``__nnfs_gpu__`` is a uint8 array holding UTF-8 JSON:
 "loss": {...}, "optimizer": {...}, "accuracy": {...}}``; layer ``i``'s arrays are the members
 ``layers.{i}.weights``, ``layers.{i}.biases`` and, for a whole model, the optimizer state the book
 keeps on the layer (``layers.{i}.weight_momentums``, ``layers.{i}.weight_cache``, ...).
-Files are read with ``allow_pickle=False`` and objects are made only from the known classes below,
-so loading a file never runs code from it. Writes go to a temporary file that replaces the target
-only when complete, so a failed save leaves the previous file intact. Arrays are stored as host
-NumPy arrays, so a file saved on one backend loads on any other.
+Files are read without pickle and objects are made only from the known classes below, so loading
+a file never runs code from it; ``nnfs_gpu.model_file`` reads a file without trusting it (bounded
+by the file's size, every header checked before anything is allocated). Writes go through
+``nnfs_gpu.files``: a temporary file replaces the target only when complete, so a failed save
+leaves the previous file intact, and a model whose parameters are NaN or infinite (a diverged run)
+is refused rather than written over a good file. Arrays are stored as host NumPy arrays, so a file
+saved on one backend loads on any other.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import stat
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from . import accuracy as accuracy_module
-from . import activations, layers, losses, optimizers
-from .backends import get_backend
+from . import activations, checks, layers, losses, optimizers
+from .files import write_atomically
+from .model_file import FORMAT, FORMAT_VERSION, META, ModelFile, ModelFileError
 
-FORMAT = "nnfs_gpu"
-FORMAT_VERSION = 1
-META = "__nnfs_gpu__"
+__all__ = ["ModelFileError", "ModelParts", "load_model", "load_parameters", "save_model", "save_parameters"]
 
 LAYER_TYPES = {
     "Dense": layers.Dense,
@@ -48,11 +45,7 @@ LOSS_TYPES = {
 }
 OPTIMIZER_TYPES = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adagrad, optimizers.RMSprop, optimizers.Adam)}
 ACCURACY_TYPES = {"Categorical": accuracy_module.Categorical, "Regression": accuracy_module.Regression}
-DENSE_ARGUMENTS = ("n_inputs", "n_neurons", "weight_regularizer_l1", "weight_regularizer_l2", "bias_regularizer_l1", "bias_regularizer_l2")
-
-
-class ModelFileError(ValueError):
-    """A file that is not a readable nnfs_gpu model or parameter file; the message says why."""
+SHAPE_ARGUMENTS = ("n_inputs", "n_neurons")
 
 
 # -- specs: objects as plain data and back ------------------------------------------------------------
@@ -68,7 +61,7 @@ def _known_type(obj: Any, table: dict[str, type], what: str) -> str:
 def _layer_spec(layer: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {"type": _known_type(layer, LAYER_TYPES, "layer")}
     if isinstance(layer, layers.Dense):
-        spec.update({name: getattr(layer, name) for name in DENSE_ARGUMENTS})
+        spec.update({name: getattr(layer, name) for name in (*SHAPE_ARGUMENTS, *layers.REGULARIZERS)})
     elif isinstance(layer, layers.Dropout):
         spec.update(rate=layer.drop_rate, host_rng=layer.host_rng)
     return spec
@@ -85,132 +78,92 @@ def _accuracy_spec(accuracy: Any) -> dict[str, Any] | None:
     return spec
 
 
-@contextlib.contextmanager
-def _rng_untouched() -> Iterator[None]:
-    """Keeps NumPy's global RNG as it was while layers are rebuilt (Dense draws initial weights)."""
-    state = np.random.get_state()
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
-def _build(spec: Any, table: dict[str, type], what: str, path: Path) -> Any:
+def _arguments(spec: Any, table: dict[str, type], what: str, file: ModelFile) -> tuple[type, dict[str, Any]]:
+    """The class a spec names and its other entries (the constructor's arguments)."""
     if not isinstance(spec, dict) or spec.get("type") not in table:
-        raise ModelFileError(f"{path}: unknown {what} {spec!r}; known: {', '.join(table)}")
-    cls = table[spec["type"]]
-    arguments = {key: value for key, value in spec.items() if key != "type"}
+        raise file.error(f"describes an unknown {what} {spec!r}; known: {', '.join(table)}")
+    return table[spec["type"]], {key: value for key, value in spec.items() if key != "type"}
+
+
+def _built(make: Any, spec: Any, what: str, file: ModelFile) -> Any:
+    """``make()``, its argument errors (from the constructors' checks) turned into ModelFileError."""
     try:
-        if cls is accuracy_module.Regression:
-            built = cls()
-            built.precision = arguments.get("precision")
-            return built
-        if cls in OPTIMIZER_TYPES.values():
-            built = cls(**arguments["hyperparameters"])
-            built.load_state_dict(spec)
-            return built
-        return cls(**arguments)
-    except (TypeError, ValueError, KeyError) as error:
-        raise ModelFileError(f"{path}: bad {what} description {spec!r} ({error})") from error
+        return make()
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise file.error(f"has a bad {what} description {spec!r} ({error})") from None
 
 
-# -- reading and writing ----------------------------------------------------------------------------
+def _build_part(spec: Any, table: dict[str, type], what: str, file: ModelFile) -> Any:
+    """The loss, optimizer or accuracy a spec describes (None for none)."""
+    if spec is None:
+        return None
+    cls, arguments = _arguments(spec, table, what, file)
+    if cls is accuracy_module.Regression:
+        return _built(lambda: _regression(**arguments), spec, what, file)
+    if cls in OPTIMIZER_TYPES.values():
+        return _built(lambda: _optimizer(cls, spec), spec, what, file)
+    return _built(lambda: cls(**arguments), spec, what, file)
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask can only be read by setting it,
-    which would race with other threads creating files); 0o022, the usual one, where unreadable."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
+def _regression(precision: Any) -> accuracy_module.Regression:
+    """A Regression accuracy with the saved precision; 0 (the spread of constant targets, saved before
+    they were handled) or None is measured again from the next data."""
+    built = accuracy_module.Regression()
+    if precision is not None:
+        built.precision = checks.real_number(precision, "precision", at_least=0, owner="Regression") or None
+    return built
 
 
-def _file_mode(path: Path) -> int:
-    """The permissions a plain write would give: an existing file's own, else 0o666 less the umask."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        return 0o666 & ~_umask()
+def _optimizer(cls: type, spec: dict[str, Any]) -> Any:
+    built = cls(**spec["hyperparameters"])
+    built.load_state_dict(spec)
+    return built
 
 
-def _write_atomically(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
-    members = {META: np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8), **arrays}
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".partial", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **members)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, _file_mode(path))  # temporary files are private (0o600); saved models are not
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
-        raise
+def _dense_shapes(file: ModelFile) -> dict[int, tuple[int, int]]:
+    """Layer index -> (n_inputs, n_neurons) of every Dense layer the description lists, checked."""
+    shapes = {}
+    for index, spec in enumerate(file.description["layers"]):
+        if spec.get("type") == "Dense":
+            shapes[index] = _built(lambda: _sizes(spec, f"layer {index} (Dense)"), spec, "layer", file)
+    return shapes
 
 
-def _read(path: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(path, "rb") as handle:
-        head = handle.read(2)
-    if head[:1] == b"\x80":
-        raise ModelFileError(
-            f"{path} is a pickle file (the book's save format); nnfs_gpu never unpickles files, because "
-            "unpickling can run code. Load it with the book's code, then save with nnfs_gpu"
-        )
-    if head != b"PK":
-        raise ModelFileError(f"{path} is not an nnfs_gpu file (not a zip/npz archive)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if META not in archive.files:
-                raise ModelFileError(f"{path} is an npz archive but not an nnfs_gpu file (no {META} member)")
-            meta = json.loads(archive[META].tobytes().decode("utf-8"))
-            arrays = {name: archive[name] for name in archive.files if name != META}
-    except ModelFileError:
-        raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{path} is damaged or truncated ({type(error).__name__}: {error})") from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an nnfs_gpu file (format {meta.get('format') if isinstance(meta, dict) else meta!r})")
-    if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} has format version {meta.get('version')!r}; this nnfs_gpu reads up to {FORMAT_VERSION}: upgrade nnfs_gpu"
-        )
-    if meta.get("kind") not in kinds:
-        other = {"model": "Model.load(path)", "parameters": "model.load_parameters(path)"}.get(meta.get("kind"), "?")
-        raise ModelFileError(f"{path} holds {meta.get('kind')!r}, not {kinds[0]!r}; load it with {other}")
-    if not isinstance(meta.get("layers"), list) or not all(isinstance(spec, dict) for spec in meta["layers"]):
-        raise ModelFileError(f"{path}: the layer list is missing or malformed")
-    return meta, arrays
+def _sizes(spec: dict[str, Any], owner: str) -> tuple[int, int]:
+    n_inputs, n_neurons = (checks.whole_number(spec.get(name), name, minimum=1, owner=owner) for name in SHAPE_ARGUMENTS)
+    return n_inputs, n_neurons
 
 
-def _array(arrays: dict[str, np.ndarray], name: str, path: Path) -> np.ndarray:
-    if name not in arrays:
-        raise ModelFileError(f"{path}: the array {name!r} is missing")
-    return arrays[name]
+def _parameter_shapes(dense: dict[int, tuple[int, int]]) -> dict[str, tuple[int, ...]]:
+    return {
+        key: shape
+        for index, (n_inputs, n_neurons) in dense.items()
+        for key, shape in ((f"layers.{index}.weights", (n_inputs, n_neurons)), (f"layers.{index}.biases", (1, n_neurons)))
+    }
 
 
 # -- public operations --------------------------------------------------------------------------------
 
 
-def _parameter_arrays(model: Any) -> dict[str, np.ndarray]:
-    arrays = {}
-    for index, layer in enumerate(model.layers):
-        if hasattr(layer, "weights"):
-            arrays[f"layers.{index}.weights"] = layer.backend.to_numpy(layer.weights)
-            arrays[f"layers.{index}.biases"] = layer.backend.to_numpy(layer.biases)
-    return arrays
+def _host_array(model: Any, index: int, name: str, path: Any) -> np.ndarray:
+    """Layer ``index``'s array ``name`` on the host, refused when it is NaN or infinite."""
+    layer = model.layers[index]
+    array = layer.backend.to_numpy(getattr(layer, name))
+    if not np.isfinite(array).all():
+        raise ValueError(
+            f"cannot save to {path}: layer {index} {layer!r} has NaN or infinite {name} (the run diverged); "
+            "nothing was written, so a file already there keeps its good model"
+        )
+    return array
+
+
+def _parameter_arrays(model: Any, path: Any) -> dict[str, np.ndarray]:
+    return {
+        f"layers.{index}.{name}": _host_array(model, index, name, path)
+        for index, layer in enumerate(model.layers)
+        if hasattr(layer, "weights")
+        for name in ("weights", "biases")
+    }
 
 
 def _base_meta(model: Any, kind: str) -> dict[str, Any]:
@@ -224,23 +177,25 @@ def _base_meta(model: Any, kind: str) -> dict[str, Any]:
     }
 
 
+def _write(path: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    members = {META: np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8), **arrays}
+    write_atomically(path, lambda file: np.savez(file, **members), "save to")
+
+
 def save_parameters(model: Any, path: str | Path) -> None:
     """Saves the trainable layers' weights and biases."""
-    _write_atomically(path, _base_meta(model, "parameters"), _parameter_arrays(model))
+    _write(path, _base_meta(model, "parameters"), _parameter_arrays(model, path))
 
 
 def load_parameters(model: Any, path: str | Path) -> None:
     """Loads weights and biases saved by ``save_parameters`` (or ``save``) into a model of the same shape."""
-    path = Path(path)
-    meta, arrays = _read(path, ("parameters", "model"))
-    saved = [(index, spec) for index, spec in enumerate(meta["layers"]) if spec.get("type") == "Dense"]
-    saved_shapes = [(spec.get("n_inputs"), spec.get("n_neurons")) for _, spec in saved]
-    model_shapes = [(layer.n_inputs, layer.n_neurons) for layer in model.layers if isinstance(layer, layers.Dense)]
-    if saved_shapes != model_shapes:
-        raise ModelFileError(f"{path} holds Dense layers {saved_shapes}, which do not fit this model's {model_shapes}")
-    model.set_parameters(
-        [(_array(arrays, f"layers.{i}.weights", path), _array(arrays, f"layers.{i}.biases", path)) for i, _ in saved]
-    )
+    with ModelFile(path, ("parameters", "model")) as file:
+        dense = _dense_shapes(file)
+        model_shapes = [(layer.n_inputs, layer.n_neurons) for layer in model.layers if isinstance(layer, layers.Dense)]
+        if list(dense.values()) != model_shapes:
+            raise file.error(f"holds Dense layers {list(dense.values())}, which do not fit this model's {model_shapes}")
+        arrays = file.read_arrays(_parameter_shapes(dense), {})
+    model.set_parameters([(arrays[f"layers.{i}.weights"], arrays[f"layers.{i}.biases"]) for i in dense])
 
 
 def save_model(model: Any, path: str | Path) -> None:
@@ -248,7 +203,7 @@ def save_model(model: Any, path: str | Path) -> None:
     meta = _base_meta(model, "model")
     meta["loss"] = {"type": _known_type(model.loss, LOSS_TYPES, "loss")} if model.loss is not None else None
     meta["accuracy"] = _accuracy_spec(model.accuracy)
-    arrays = _parameter_arrays(model)
+    arrays = _parameter_arrays(model, path)
     meta["optimizer"] = None
     if model.optimizer is not None:
         _known_type(model.optimizer, OPTIMIZER_TYPES, "optimizer")
@@ -256,8 +211,8 @@ def save_model(model: Any, path: str | Path) -> None:
         for index, layer in enumerate(model.layers):
             for name in model.optimizer.state_attributes:
                 if hasattr(layer, name):
-                    arrays[f"layers.{index}.{name}"] = layer.backend.to_numpy(getattr(layer, name))
-    _write_atomically(path, meta, arrays)
+                    arrays[f"layers.{index}.{name}"] = _host_array(model, index, name, path)
+    _write(path, meta, arrays)
 
 
 @dataclass
@@ -271,28 +226,42 @@ class ModelParts:
 
 
 def load_model(path: str | Path) -> ModelParts:
-    """The parts of a saved model on the current backend, ready to predict or to resume training."""
-    path = Path(path)
-    meta, arrays = _read(path, ("model",))
-    parts = ModelParts(
-        loss=_build(meta["loss"], LOSS_TYPES, "loss", path) if meta.get("loss") else None,
-        optimizer=_build(meta["optimizer"], OPTIMIZER_TYPES, "optimizer", path) if meta.get("optimizer") else None,
-        accuracy=_build(meta["accuracy"], ACCURACY_TYPES, "accuracy", path) if meta.get("accuracy") else None,
-    )
-    state_attributes = parts.optimizer.state_attributes if parts.optimizer is not None else ()
-    backend = get_backend()
-    with _rng_untouched():
+    """The parts of a saved model on the current backend, ready to predict or to resume training.
+
+    The description is checked first, then the array headers, then the arrays are read; no layer
+    draws initial weights (``Dense.from_parameters``)."""
+    with ModelFile(path, ("model",)) as file:
+        meta = file.description
+        parts = ModelParts(
+            loss=_build_part(meta.get("loss"), LOSS_TYPES, "loss", file),
+            optimizer=_build_part(meta.get("optimizer"), OPTIMIZER_TYPES, "optimizer", file),
+            accuracy=_build_part(meta.get("accuracy"), ACCURACY_TYPES, "accuracy", file),
+        )
+        unknown = next((spec for spec in meta["layers"] if spec.get("type") not in LAYER_TYPES), None)
+        if unknown is not None:
+            _arguments(unknown, LAYER_TYPES, "layer", file)
+        dense = _dense_shapes(file)
+        state = parts.optimizer.state_attributes if parts.optimizer is not None else ()
+        optional = {
+            f"layers.{index}.{name}": (n_inputs, n_neurons) if name.startswith("weight") else (1, n_neurons)
+            for index, (n_inputs, n_neurons) in dense.items()
+            for name in state
+        }
+        arrays = file.read_arrays(_parameter_shapes(dense), optional)
         for index, spec in enumerate(meta["layers"]):
-            layer = _build(spec, LAYER_TYPES, "layer", path)
-            if isinstance(layer, layers.Dense):
-                layer.set_parameters(_array(arrays, f"layers.{index}.weights", path), _array(arrays, f"layers.{index}.biases", path))
-                for name in state_attributes:
-                    key = f"layers.{index}.{name}"
-                    if key in arrays:
-                        state = backend.asfloat(arrays[key])
-                        reference = layer.weights if name.startswith("weight") else layer.biases
-                        if tuple(state.shape) != tuple(reference.shape):
-                            raise ModelFileError(f"{path}: {key} has shape {tuple(state.shape)}, expected {tuple(reference.shape)}")
-                        setattr(layer, name, state)
-            parts.layers.append(layer)
+            cls, arguments = _arguments(spec, LAYER_TYPES, "layer", file)
+            if cls is layers.Dense:
+                parts.layers.append(_built(lambda: _dense(index, arguments, arrays, state), spec, "layer", file))
+            else:
+                parts.layers.append(_built(lambda: cls(**arguments), spec, "layer", file))
     return parts
+
+
+def _dense(index: int, arguments: dict[str, Any], arrays: dict[str, np.ndarray], state: tuple[str, ...]) -> layers.Dense:
+    """Layer ``index``, a Dense layer, from its checked arrays (its optimizer state too, where saved)."""
+    regularizers = {key: value for key, value in arguments.items() if key not in SHAPE_ARGUMENTS}
+    layer = layers.Dense.from_parameters(arrays[f"layers.{index}.weights"], arrays[f"layers.{index}.biases"], **regularizers)
+    for name in state:
+        if f"layers.{index}.{name}" in arrays:
+            setattr(layer, name, layer.backend.asfloat(arrays[f"layers.{index}.{name}"]))
+    return layer

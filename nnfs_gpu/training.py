@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import checks
 from ._bound import reusing_step_arrays
 from .activations import ReLU, Softmax
 from .backends import is_host
@@ -34,6 +35,9 @@ class LocalSteps:
     is_root = True
     #: whether steps call collectives (every rank must then decide alike which steps show numbers)
     collective = False
+
+    def agree(self, model: Any, X: Any, y: Any, validation_data: Any, settings: dict[str, Any]) -> None:
+        """Checks, before any work, that every process is about to train the same run."""
 
     def start(self, samples: int, batches: list[slice], layers: list[Any]) -> None:
         """Checks and set-up before the first step."""
@@ -65,16 +69,35 @@ LOCAL = LocalSteps()
 # -- data -------------------------------------------------------------------------------------
 
 
-def check_arguments(epochs: int, print_every: int) -> None:
-    if epochs < 0 or print_every < 1:
-        raise ValueError(f"epochs must be >= 0 and print_every >= 1, got {epochs} and {print_every}")
+def check_arguments(
+    epochs: Any, batch_size: Any, print_every: Any, validation_data: Any, shuffle: Any, verbose: Any, progress: Any
+) -> None:
+    """Checks ``Model.train``'s arguments before any work: each error names the argument, what it
+    got and what it needs."""
+    checks.whole_number(epochs, "epochs", minimum=0, owner="train")
+    check_batch_size(batch_size, "train")
+    checks.whole_number(print_every, "print_every", minimum=1, owner="train")
+    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        sequence = isinstance(validation_data, (tuple, list))
+        got = f"a {type(validation_data).__name__} of {len(validation_data)}" if sequence else checks.shown(validation_data)
+        raise TypeError(f"train: validation_data must be a pair (X_val, y_val), got {got}")
+    checks.flag(shuffle, "shuffle", owner="train")
+    checks.flag(verbose, "verbose", owner="train")
+    if progress is not None:
+        checks.flag(progress, "progress", owner="train")
+
+
+def check_batch_size(batch_size: Any, owner: str) -> None:
+    """``batch_size`` is None (every sample in one batch) or a whole number >= 1."""
+    if batch_size is not None:
+        checks.whole_number(batch_size, "batch_size", minimum=1, owner=owner)
 
 
 def batch_slices(samples: int, batch_size: int | None) -> list[slice]:
+    check_batch_size(batch_size, "")
     if batch_size is None:
         return [slice(0, samples)]
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = int(batch_size)
     return [slice(start, min(start + batch_size, samples)) for start in range(0, samples, batch_size)]
 
 

@@ -51,5 +51,14 @@ def fresh_selection():
 
 
 @pytest.fixture
+def small_spiral() -> tuple[np.ndarray, np.ndarray]:
+    """60 samples of the spiral data in 3 classes, the same every time."""
+    from nnfs_gpu.datasets import spiral_data
+
+    np.random.seed(0)
+    return spiral_data(20, 3)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

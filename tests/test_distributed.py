@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nnfs_gpu
+from nnfs_gpu import distributed, watchdog
+from nnfs_gpu.distributed import Communicator
 
 DIST = Path(__file__).resolve().parent / "dist"
 sys.path.insert(0, str(DIST))
@@ -33,11 +38,11 @@ def mpiexec() -> str:
     return found
 
 
-def launch(ranks: int, out: Path, mode: str, *extra: str) -> subprocess.CompletedProcess:
+def launch(ranks: int, out: Path, mode: str, *extra: str, script: str = "train_ranks.py") -> subprocess.CompletedProcess:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(DIST), str(DIST.parents[1])])}
     return subprocess.run(
-        [mpiexec(), "-n", str(ranks), sys.executable, str(DIST / "train_ranks.py"), str(out), mode, *extra],
+        [mpiexec(), "-n", str(ranks), sys.executable, str(DIST / script), str(out), mode, *extra],
         capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S,
     )
 
@@ -94,23 +99,102 @@ def test_a_hanging_rank_is_detected_by_the_collective_timeout(tmp_path):
     assert "did not finish within 2 s; a rank may have died or hung; stopping all ranks" in result.stderr
 
 
-def test_uneven_data_or_too_small_batches_are_refused():
-    from nnfs_gpu.distributed import Communicator, DataParallel
+def test_ranks_that_would_train_different_runs_stop_with_the_differences_named(tmp_path):
+    result = launch(2, tmp_path, "mismatch", "60")
+    assert result.returncode != 0
+    assert ("the ranks must train the same run, but rank 1's layers is [Dense(2, 16) with L1/L2 [0.0, 0.0005, 0.0, 0.0], "
+            "ReLU(), Dense(16, 3), Softmax()] where rank 0's is [Dense(2, 32)") in result.stderr
+    assert "rank 1's epochs is 4 where rank 0's is 3; rank 1's batch_size is 32 where rank 0's is 64" in result.stderr
+    assert "did not finish within" not in result.stderr and not list(tmp_path.glob("rank*.npz"))
 
-    class TwoRanks(Communicator):
-        """Answers as two ranks holding ``samples`` (fewest, most) would, without MPI."""
 
-        def __init__(self, samples: tuple[int, int]) -> None:
-            self.rank, self.size, self.samples = 0, 2, samples
+def test_a_rank_failing_before_train_stops_every_rank(tmp_path):
+    """After MPI has started (MPI_Abort) and before (the launcher stops the ranks): either way no
+    rank waits for the failed one."""
+    result = launch(2, tmp_path, "fail-before-train", "120")
+    assert result.returncode != 0
+    assert "RuntimeError: rank 1 cannot read its data" in result.stderr
+    assert "nnfs_gpu: rank 1 of 2: uncaught RuntimeError; stopping all ranks" in result.stderr
+    early = launch(2, tmp_path, "", script="fail_early.py")
+    assert early.returncode != 0
+    assert "FileNotFoundError: rank 1 cannot find its data file" in early.stderr
+    assert "nnfs_gpu: rank 1 of 2: uncaught FileNotFoundError; stopping all ranks" in early.stderr
+    assert not list(tmp_path.glob("trained-*")) and not list(tmp_path.glob("rank*.npz"))
 
-        def host_extremes(self, value: int) -> tuple[int, int]:
-            return self.samples
 
+def test_a_timeout_stops_all_ranks_with_one_message(tmp_path):
+    """The command line's error handler around Model.train's: MPI_Abort may return before the
+    launcher ends the process, and its exit must not be reported as a second error."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_BACKEND": "numpy", "PYTHONPATH": str(DIST.parents[1])}
+    command = [mpiexec(), "-n", "1", sys.executable, "-m", "nnfs_gpu", "train", "--distributed", "--quiet",
+               "--collective-timeout", "3", ":", "-n", "1", sys.executable, str(DIST / "quits_early.py")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.count("stopping all ranks") == 1, result.stderr
+    assert "did not finish within 3 s; a rank may have died or hung; stopping all ranks" in result.stderr
+    assert "SystemExit" not in result.stderr
+
+
+class FakeRanks(Communicator):
+    """Two ranks without MPI: ``allgather_text`` answers with rank 0's text and ``other``'s, and
+    ``Abort`` returns (as MPI_Abort may, before the launcher ends the process)."""
+
+    def __init__(self, other: dict | None = None) -> None:
+        self.rank, self.size, self.other, self.timeout = 0, 2, other, 5.0
+        self.comm = self
+
+    def allgather_text(self, text: str) -> list[str]:
+        return [text, json.dumps({**json.loads(text), **(self.other or {})})]
+
+    def Abort(self, code: int) -> None:
+        pass
+
+
+def test_agree_names_every_difference_and_passes_equal_runs(monkeypatch):
+    from nnfs_gpu.distributed import DataParallel
+
+    np.random.seed(0)
+    with nnfs_gpu.use_backend("numpy"):
+        model = build_model()
+    X, y, X_val, y_val = training_data()
+    settings = {"epochs": 3, "batch_size": 64, "print_every": 1, "shuffle": True, "verbose": False}
+    DataParallel(FakeRanks()).agree(model, X, y, (X_val, y_val), settings)
+    other = {"training data": "X (250, 2), y (250,)", "verbose": "True", "backend": "numpy float64 (default precision)"}
+    with pytest.raises(ValueError) as caught:
+        DataParallel(FakeRanks(other)).agree(model, X, y, (X_val, y_val), settings)
+    assert str(caught.value).startswith(
+        "the ranks must train the same run, but rank 1's backend is numpy float64 (default precision) where rank 0's is "
+        "numpy float32 (default precision); rank 1's training data is X (250, 2), y (250,) where rank 0's is X (300, 2), "
+        "y (300,); rank 1's verbose is True where rank 0's is False; give every rank the same model"
+    )
     with pytest.raises(ValueError, match="a global batch of 1 samples cannot be shared by 2 ranks"):
-        DataParallel(TwoRanks((65, 65))).check_batches(65, [slice(0, 64), slice(64, 65)])
-    with pytest.raises(ValueError, match=r"different numbers of training samples \(60 to 65\)"):
-        DataParallel(TwoRanks((60, 65))).check_batches(65, [slice(0, 65)])
-    assert DataParallel(TwoRanks((15, 15))).shard(slice(10, 15)) == slice(10, 12)
+        DataParallel(FakeRanks()).check_batches(65, [slice(0, 64), slice(64, 65)])
+
+
+def test_an_abort_in_nested_error_handlers_prints_one_message(capsys, monkeypatch):
+    monkeypatch.setattr(distributed, "ABORT_GRACE_SECONDS", 0)
+    comm = FakeRanks()
+    with pytest.raises(SystemExit):
+        with comm.stopping_all_on_error():  # the command line's
+            with comm.stopping_all_on_error():  # Model.train's
+                comm.abort("an all-reduce did not finish within 5 s")
+    assert capsys.readouterr().err == "nnfs_gpu: rank 0 of 2: an all-reduce did not finish within 5 s; stopping all ranks\n"
+
+
+def test_the_collective_timeout_is_finite_by_default_and_configurable(monkeypatch):
+    monkeypatch.delenv(distributed.TIMEOUT_VAR, raising=False)
+    assert distributed.collective_timeout() == distributed.DEFAULT_TIMEOUT_S == 300.0
+    monkeypatch.setenv(distributed.TIMEOUT_VAR, "45")
+    assert (distributed.collective_timeout(), distributed.collective_timeout(7)) == (45.0, 7.0)
+    monkeypatch.setenv(distributed.TIMEOUT_VAR, "inf")
+    assert distributed.collective_timeout() == math.inf
+    for bad in ("soon", "0", "-3", "nan"):
+        monkeypatch.setenv(distributed.TIMEOUT_VAR, bad)
+        with pytest.raises(distributed.DistributedError, match=r"the environment variable NNFS_GPU_COLLECTIVE_TIMEOUT must be a "
+                                                               r"number of seconds > 0 \(inf: no limit\), got"):
+            distributed.collective_timeout()
+    with pytest.raises(distributed.DistributedError, match=r"^timeout must be a number of seconds > 0 .* got True"):
+        distributed.collective_timeout(True)
 
 
 def test_importing_nnfs_gpu_never_imports_mpi4py():
@@ -125,3 +209,28 @@ def test_a_collective_timeout_without_distributed_training_is_a_usage_error():
     assert result.returncode == 2
     assert result.stderr.strip() == "nnfs-gpu: error: --collective-timeout goes with --distributed"
 
+
+
+def test_the_watchdog_fires_for_late_work_only(monkeypatch):
+    """Blocking waits and queued GPU work alike: finished work never fires, late work fires once with
+    its name, and newer queued work keeps the deadline of the oldest unfinished."""
+    monkeypatch.setattr(watchdog, "WATCH_SECONDS", 0.01)
+    fired: list[str] = []
+    dog = watchdog.Watchdog(fired.append)
+    with dog.watching("a quick all-reduce", 5.0):
+        time.sleep(0.05)
+    dog.queued("a finished NCCL all-reduce", 0.05, lambda: True)
+    time.sleep(0.1)
+    assert fired == [] and dog.pending is None
+    dog.queued("the first stuck all-reduce", 0.2, lambda: False)
+    first_deadline = dog.pending[0]
+    dog.queued("the next all-reduce", 60.0, lambda: False)
+    assert dog.pending[0] == first_deadline
+    deadline = time.monotonic() + 10
+    while not fired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fired == ["the next all-reduce"]
+    late = watchdog.Watchdog(fired.append)
+    with late.watching("a stuck broadcast", 0.05):
+        time.sleep(0.3)
+    assert fired[1:] == ["a stuck broadcast"]

@@ -32,6 +32,7 @@ __all__ = [
     "available_backends",
     "chosen_name",
     "create_backend",
+    "create_requested",
     "get_backend",
     "is_host",
     "register_backend",
@@ -118,14 +119,26 @@ def create_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
         if options:
             raise ValueError("options apply to a backend name, not to a backend instance")
         return name
+    return _create_named(name, options, source="")
+
+
+def create_requested(name: str | None = None, **options: Any) -> Backend:
+    """The backend ``requested_name(name)`` names, without making it current; when the name came
+    from ``NNFS_GPU_BACKEND``, an unknown or unusable name is an error that says so."""
+    requested = requested_name(name)
+    return _create_named(requested, options, source="" if name else f" (from the environment variable {ENV_VAR})")
+
+
+def _create_named(name: str, options: dict[str, Any], source: str) -> Backend:
     if name == AUTO:
         return _create_auto(options)
     factory = _registry.get(name)
     if factory is None:
-        raise ValueError(f"unknown backend {name!r}; known backends: {_known_names()}")
+        fix = f"; set {ENV_VAR} to one of them, or unset it" if source else ""
+        raise ValueError(f"unknown backend {name!r}{source}; known backends: {_known_names()}{fix}")
     reason = _unavailable_reason(factory)
     if reason is not None:
-        raise BackendUnavailableError(f"backend {name!r} is not available: {reason}")
+        raise BackendUnavailableError(f"backend {name!r}{source} is not available: {reason}")
     return _with_precision(factory, options)(**options)
 
 
@@ -171,7 +184,7 @@ def get_backend() -> Backend:
     if backend is not None:
         return backend
     if _fallback is None:
-        _fallback = create_backend(requested_name())
+        _fallback = create_requested()
     return _fallback
 
 

@@ -29,23 +29,27 @@ class Data:
 
 
 def read_data_file(path: str) -> Data:
-    """X and y from ``.npz`` (arrays X and y) or ``.csv`` (y is the last column)."""
+    """X and y from ``.npz`` (arrays X and y) or ``.csv`` (y is the last column), checked."""
     file = _data_file(path)
     if file.suffix.lower() == ".npz":
         X, y = _read_npz(file, ("X", "y"))
-        return Data(_flat(X), y)
-    table = _read_csv(file)
-    if table.shape[1] < 2:
-        raise UsageError(f"{file}: a CSV data file needs at least two columns, the inputs and then y")
-    return Data(table[:, :-1], table[:, -1], labels_from_text=True)
+        data = Data(_flat(file, X), _checked(file, "y", y))
+    else:
+        table = _read_csv(file)
+        if table.shape[1] < 2:
+            raise UsageError(f"{file}: a CSV data file needs at least two columns, the inputs and then y")
+        data = Data(_checked(file, "X", table[:, :-1]), _checked(file, "y", table[:, -1]), labels_from_text=True)
+    if len(data.X) != len(data.y):
+        raise UsageError(f"{file}: X has {len(data.X)} rows but y has {len(data.y)}")
+    return data
 
 
 def read_inputs_file(path: str, n_inputs: int) -> np.ndarray:
     """X from ``.npz`` (array X) or ``.csv`` (``n_inputs`` columns, or one more that holds y and is dropped)."""
     file = _data_file(path)
     if file.suffix.lower() == ".npz":
-        return _flat(_read_npz(file, ("X",))[0])
-    table = _read_csv(file)
+        return _flat(file, _read_npz(file, ("X",))[0])
+    table = _checked(file, "X", _read_csv(file))
     if table.shape[1] not in (n_inputs, n_inputs + 1):
         raise UsageError(
             f"{file}: the model takes {n_inputs} inputs, the CSV has {table.shape[1]} columns "
@@ -83,8 +87,6 @@ def _read_npz(file: Path, names: tuple[str, ...]) -> list[np.ndarray]:
             arrays = [archive[name] for name in names]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise UsageError(f"{file}: not a readable .npz file ({error})") from None
-    if len(names) == 2 and len(arrays[0]) != len(arrays[1]):
-        raise UsageError(f"{file}: X has {len(arrays[0])} rows but y has {len(arrays[1])}")
     return arrays
 
 
@@ -119,11 +121,27 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _flat(X: np.ndarray) -> np.ndarray:
-    """X as (samples, features) rows: one column from a 1-D array, images flattened."""
-    if X.ndim == 0:
-        raise UsageError("X must hold one row per sample, it is a single number")
+def _flat(file: Path, X: np.ndarray) -> np.ndarray:
+    """X as (samples, features) rows, checked: one column from a 1-D array, images flattened."""
+    X = _checked(file, "X", X, at_most_2d=False)
     return X.reshape(len(X), -1)
+
+
+def _checked(file: Path, name: str, array: np.ndarray, at_most_2d: bool = True) -> np.ndarray:
+    """An array of the data file, refused unless it holds finite numbers, one row per sample (images
+    may have more dimensions)."""
+    if array.dtype.kind not in "iubf":
+        raise UsageError(f"{file}: {name} must hold numbers, it holds {array.dtype} values")
+    if array.ndim == 0:
+        raise UsageError(f"{file}: {name} is a single number; it must hold one row per sample")
+    if at_most_2d and array.ndim > 2:
+        raise UsageError(f"{file}: {name} has shape {array.shape}; it must be 1-D or 2-D")
+    if array.shape[0] == 0 or array.size == 0:
+        raise UsageError(f"{file}: {name} is empty (shape {array.shape}); it needs at least one sample with values")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        row = int(np.argwhere(~np.isfinite(array))[0][0])
+        raise UsageError(f"{file}: {name} holds NaN or infinity (first in row {row}); clean the data first")
+    return array
 
 
 # -- tasks and targets --------------------------------------------------------------------------

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import nnfs_gpu
-from nnfs_gpu.backends import ENV_VAR, Backend, requested_name
+from nnfs_gpu.cli.data import UsageError
+from nnfs_gpu.files import check_writable
+from nnfs_gpu.backends import ENV_VAR, Backend, create_requested
 
 
 def _number(text: str, kind: type) -> Any:
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a {'whole number' if kind is int else 'number'}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def checked(kind: type, accepts: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
@@ -34,6 +42,7 @@ non_negative_int = checked(int, lambda value: value >= 0, "a whole number >= 0")
 non_negative_float = checked(float, lambda value: value >= 0, "a number >= 0")
 positive_float = checked(float, lambda value: value > 0, "a number > 0")
 fraction = checked(float, lambda value: 0 <= value < 1, "a number in [0, 1)")
+seed = checked(int, lambda value: 0 <= value < 2**32, "a whole number in [0, 2**32)")
 
 
 def layer_sizes(text: str) -> tuple[int, ...]:
@@ -54,7 +63,21 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 def select_backend(name: str | None, dtype: str) -> Backend:
     """Makes the backend ``--backend`` names (else the environment's, else 'auto') current."""
-    return nnfs_gpu.set_backend(requested_name(name), dtype=dtype)
+    return nnfs_gpu.set_backend(create_requested(name, dtype=dtype))
+
+
+def check_output_files(outputs: list[tuple[str, str, str | Path]], inputs: list[Path]) -> None:
+    """Checks, before any work, that every output (the option, the path as given, the file it
+    writes) can be written, and that none overwrites an input or another output."""
+    written: dict[str, str] = {os.path.realpath(path): "an input file of this command" for path in inputs}
+    for option, given, path in outputs:
+        try:
+            target = os.path.realpath(check_writable(path, "write"))
+        except OSError as error:
+            raise UsageError(f"{option} {given}: {getattr(error, 'reason', one_line(error))}") from None
+        if target in written:
+            raise UsageError(f"{option} {given}: {path} is {written[target]}; name another file")
+        written[target] = f"also written by {option}"
 
 
 def one_line(error: BaseException) -> str:

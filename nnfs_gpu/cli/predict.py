@@ -11,7 +11,8 @@ import numpy as np
 
 from nnfs_gpu import BinaryCrossentropy, CategoricalCrossentropy, MeanAbsoluteError, MeanSquaredError, Model
 from nnfs_gpu.cli.data import UsageError, existing_file, prepare_targets, read_data_file, read_inputs_file
-from nnfs_gpu.cli.options import add_backend_arguments, positive_int, select_backend
+from nnfs_gpu.cli.options import add_backend_arguments, check_output_files, positive_int, select_backend
+from nnfs_gpu.files import write_atomically
 
 #: the problem kind of a model, from its loss
 LOSS_TASKS = {
@@ -57,7 +58,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
 def predict_command(args: argparse.Namespace) -> int:
     """Writes (or prints) a saved model's predictions: classes, 0/1 outputs, or values."""
     if args.output is not None:
-        _check_prediction_output(args.output)
+        if Path(args.output).suffix.lower() not in PREDICTION_SUFFIXES:
+            raise UsageError(f"--output {args.output}: predictions are written as {' or '.join(PREDICTION_SUFFIXES)}")
+        check_output_files([("--output", args.output, args.output)], [Path(args.model), Path(args.data)])
     select_backend(args.backend, args.dtype)
     model = load_model(args.model)
     X = read_inputs_file(args.data, model.n_inputs)
@@ -65,20 +68,14 @@ def predict_command(args: argparse.Namespace) -> int:
     text_format = "%d" if predictions.dtype.kind in "iub" else "%.9g"
     if args.output is None:
         np.savetxt(sys.stdout, predictions, fmt=text_format, delimiter=",")
-    elif args.output.lower().endswith(".npy"):
-        np.save(args.output, predictions)
+        return 0
+    if args.output.lower().endswith(".npy"):
+        write_atomically(args.output, lambda file: np.save(file, predictions), "write predictions to")
     else:
-        np.savetxt(args.output, predictions, fmt=text_format, delimiter=",")
-    if args.output is not None:
-        print(f"wrote {len(predictions)} predictions to {args.output}")
+        write_atomically(args.output, lambda file: np.savetxt(file, predictions, fmt=text_format, delimiter=","),
+                         "write predictions to")
+    print(f"wrote {len(predictions)} predictions to {args.output}")
     return 0
-
-
-def _check_prediction_output(path: str) -> None:
-    if Path(path).suffix.lower() not in PREDICTION_SUFFIXES:
-        raise UsageError(f"--output {path}: predictions are written as {' or '.join(PREDICTION_SUFFIXES)}")
-    if not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"--output {path}: the folder {Path(path).parent} does not exist")
 
 
 def load_model(path: str) -> Model:

@@ -40,15 +40,24 @@ from nnfs_gpu.backends import Backend, chosen_name
 from nnfs_gpu.cli.data import Data, UsageError, infer_task, output_count, prepare_targets, read_data_file
 from nnfs_gpu.cli.options import (
     add_backend_arguments,
+    check_output_files,
     fraction,
     layer_sizes,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
+    seed,
     select_backend,
 )
-from nnfs_gpu.distributed import Communicator, communicator, use_local_gpu
+from nnfs_gpu.distributed import (
+    DEFAULT_TIMEOUT_S,
+    TIMEOUT_VAR,
+    Communicator,
+    communicator,
+    use_local_gpu,
+)
+from nnfs_gpu.launch import stopping_launch_on_error
 
 BUILTIN_DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 DEFAULT_FASHION_FOLDER = "fashion_mnist_images"
@@ -112,11 +121,12 @@ def add_parser(commands: Any) -> None:
     fit.add_argument("--momentum", type=non_negative_float, help="SGD momentum")
     fit.add_argument("--epochs", type=non_negative_int, help=f"(default: {DEFAULTS['epochs']})")
     fit.add_argument("--batch-size", type=positive_int, help="(default: the whole data set in one batch)")
-    fit.add_argument("--seed", type=int, default=0, help="seed of NumPy's RNG: data, initial weights, shuffling (default: 0)")
+    fit.add_argument("--seed", type=seed, default=0, help="seed of NumPy's RNG: data, initial weights, shuffling (default: 0)")
     fit.add_argument("--distributed", action="store_true",
                      help="data-parallel training over the ranks of an mpiexec launch (pip install 'nnfs_gpu[mpi]')")
     fit.add_argument("--collective-timeout", type=positive_float, metavar="SECONDS",
-                     help="with --distributed: stop all ranks when a collective takes longer than this")
+                     help=f"with --distributed: stop all ranks when a collective waits longer than this "
+                          f"(default: ${TIMEOUT_VAR}, else {DEFAULT_TIMEOUT_S:g})")
     add_backend_arguments(train)
     out = train.add_argument_group("output")
     out.add_argument("--save", metavar="PATH", help="save the trained model (Model.save)")
@@ -126,18 +136,21 @@ def add_parser(commands: Any) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """Trains a network on a dataset; saves and plots it when asked."""
+    """Trains a network on a dataset; saves and plots it when asked (every output checked first)."""
     _apply_defaults(args)
-    _check_outputs(args)
     if args.collective_timeout is not None and not args.distributed:
         raise UsageError("--collective-timeout goes with --distributed")
-    if args.distributed and chosen_name(args.backend) == "cupy" and nnfs_gpu.available_backends()["cupy"].available:
-        use_local_gpu()  # before the backend is made: each rank takes its own GPU
-    backend = select_backend(args.backend, args.dtype)
     if not args.distributed:
-        return _train(args, backend, None)
-    comm = communicator(backend, args.collective_timeout)
+        _check_outputs(args)
+        return _train(args, select_backend(args.backend, args.dtype), None)
+    with stopping_launch_on_error():  # before MPI runs: an error here must not leave the other ranks waiting
+        if chosen_name(args.backend) == "cupy" and nnfs_gpu.available_backends()["cupy"].available:
+            use_local_gpu()  # before the backend is made: each rank takes its own GPU
+        backend = select_backend(args.backend, args.dtype)
+        comm = communicator(backend, args.collective_timeout)
     with comm.stopping_all_on_error():  # a bad file on one rank must not leave the others waiting
+        if comm.rank == 0:  # the rank that writes the outputs
+            _check_outputs(args)
         return _train(args, backend, comm)
 
 
@@ -189,16 +202,25 @@ def _apply_defaults(args: argparse.Namespace) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Fails before training, not after it, when a result could not be written."""
-    for option, path in (("--save", args.save), ("--plot", args.plot)):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise UsageError(f"{option} {path}: the folder {Path(path).parent} does not exist")
+    """Fails before training, not after it, when a result could not be written: each output must be
+    a file (not a folder) that can be created in its folder, and none may overwrite the data or another."""
+    outputs = []
+    if args.save is not None:
+        outputs.append(("--save", args.save, args.save))
     if args.plot is not None:
         if Path(args.plot).suffix.lower() != ".png":
             raise UsageError(f"--plot {args.plot}: plots are PNG files; name it *.png")
         if args.epochs == 0:
             raise UsageError("--plot needs at least one epoch")
         plot.require_matplotlib()
+        outputs += [("--plot", args.plot, args.plot), ("--plot", args.plot, boundary_path(args.plot))]
+    inputs = [Path(args.dataset)] if Path(args.dataset).is_file() else []
+    check_output_files(outputs, inputs)
+
+
+def boundary_path(history_path: str) -> Path:
+    """Where ``--plot PATH.png`` draws a 2-D classifier's decision boundary: ``PATH-boundary.png``."""
+    return Path(history_path).with_name(f"{Path(history_path).stem}-boundary.png")
 
 
 def _seed(seed: int, backend: Backend, rank: int) -> None:
@@ -312,7 +334,7 @@ def _write_outputs(
         plot.plot_history(history, args.plot)
         say(f"plotted the training history to {args.plot}")
         if plot.boundary_problem(model) is None:
-            boundary = Path(args.plot).with_name(f"{Path(args.plot).stem}-boundary.png")
+            boundary = boundary_path(args.plot)
             plot.plot_decision_boundary(model, *data, boundary)
             say(f"plotted the decision boundary to {boundary}")
 

@@ -6,11 +6,11 @@ from nnfs_gpu import Adam, Categorical, CategoricalCrossentropy, Dense, Model, R
 from nnfs_gpu.datasets import spiral_data
 
 
-def build_model() -> Model:
+def build_model(hidden: int = 32) -> Model:
     model = Model()
-    model.add(Dense(2, 32, weight_regularizer_l2=5e-4))
+    model.add(Dense(2, hidden, weight_regularizer_l2=5e-4))
     model.add(ReLU())
-    model.add(Dense(32, 3))
+    model.add(Dense(hidden, 3))
     model.add(Softmax())
     model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.02), accuracy=Categorical())
     model.finalize()

@@ -2,7 +2,9 @@
 
 Usage: train_ranks.py OUT_DIR MODE [TIMEOUT]
 MODE: 'train' (train, save parameters per rank and the model on rank 0 only), 'fail' (rank 1
-raises during training), 'hang' (rank 1 never joins the collectives).
+raises during training), 'hang' (rank 1 never joins the collectives), 'mismatch' (rank 1 trains
+with another batch size, epoch count and hidden width), 'fail-before-train' (rank 1 raises after
+MPI has started, before train).
 """
 
 import sys
@@ -19,10 +21,12 @@ out, mode = Path(sys.argv[1]), sys.argv[2]
 timeout = float(sys.argv[3]) if len(sys.argv) > 3 else None
 comm = Communicator(nnfs_gpu.set_backend("numpy"), timeout=timeout)
 np.random.seed(100 + comm.rank)  # ranks start different; rank 0's weights must win
-model = build_model()
+odd_one = comm.rank == 1
+model = build_model(hidden=16 if mode == "mismatch" and odd_one else 32)
 X, y, X_val, y_val = training_data()
+settings = {"epochs": 3, "batch_size": 64}
 
-if mode == "fail" and comm.rank == 1:
+if mode == "fail" and odd_one:
     original = model.layers[0].forward
 
     def failing_forward(inputs, training=False):
@@ -31,11 +35,14 @@ if mode == "fail" and comm.rank == 1:
         original(inputs, training)
 
     model.layers[0].forward = failing_forward
-if mode == "hang" and comm.rank == 1:
+if mode == "hang" and odd_one:
     time.sleep(600)
+if mode == "mismatch" and odd_one:
+    settings = {"epochs": 4, "batch_size": 32}
+if mode == "fail-before-train" and odd_one:
+    raise RuntimeError("rank 1 cannot read its data")
 
-history = model.train(X, y, epochs=3, batch_size=64, shuffle=True, print_every=2,
-                      validation_data=(X_val, y_val), distributed=comm)
+history = model.train(X, y, shuffle=True, print_every=2, validation_data=(X_val, y_val), distributed=comm, **settings)
 np.savez(out / f"rank{comm.rank}.npz", *[array for pair in model.get_parameters() for array in pair],
          loss=np.array(history["loss"]), accuracy=np.array(history["accuracy"]))
 model.save(out / f"model-from-rank{comm.rank}.model")
