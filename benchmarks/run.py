@@ -187,7 +187,7 @@ def numba_first_call() -> dict[str, Any]:
         return {"numba": None}
     import numba
 
-    from nnfs_gpu.backends.numpy_backend import WORKERS
+    from nnfs_gpu.backends.cpu_threads import WORKERS
 
     def run(**variables: str) -> float:
         start = time.perf_counter()

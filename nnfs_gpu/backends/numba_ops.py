@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .base import CLIP
+from .cpu_threads import WORKERS
 
 NUMBA_VARIABLE = "NNFS_GPU_NUMBA"
 FUSED_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -35,8 +36,6 @@ def kernels() -> ModuleType | None:
     except Exception as error:  # a broken numba must not break training: NumPy does it all
         warnings.warn(f"numba failed to load ({error}); the NumPy backend runs without fused kernels", stacklevel=3)
         return None
-    from .numpy_backend import WORKERS
-
     numba_kernels.set_threads(WORKERS)
     return numba_kernels
 
@@ -139,42 +138,34 @@ class NumbaOps:
 
     # -- optimizer updates, over the arrays as flat views ---------------------------------------
 
-    def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
-        compiled = _fused(param, grad)
+    def _update(self, kernel: str, arrays: tuple[Any, ...], scalars: tuple[float, ...]) -> bool:
+        """Runs the update ``kernel`` over ``arrays`` (flat views, updated in place) with ``scalars``
+        rounded to their dtype, as NumPy rounds Python scalars; False where the kernels do not apply."""
+        compiled = _fused(*arrays)
         if compiled is None:
-            return super().sgd_update(param, grad, learning_rate)
-        compiled.choose(compiled.sgd, param.size)(*_flat(param, grad), param.dtype.type(learning_rate))
+            return False
+        scalar = arrays[0].dtype.type
+        compiled.choose(getattr(compiled, kernel), arrays[0].size)(*_flat(*arrays), *map(scalar, scalars))
+        return True
+
+    def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
+        if not self._update("sgd", (param, grad), (learning_rate,)):
+            super().sgd_update(param, grad, learning_rate)
 
     def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
-        compiled = _fused(param, grad, momentums)
-        if compiled is None:
-            return super().momentum_update(param, grad, momentums, learning_rate, momentum)
-        scalar = param.dtype.type
-        compiled.choose(compiled.momentum, param.size)(*_flat(param, grad, momentums), scalar(learning_rate), scalar(momentum))
+        if not self._update("momentum", (param, grad, momentums), (learning_rate, momentum)):
+            super().momentum_update(param, grad, momentums, learning_rate, momentum)
 
     def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
-        compiled = _fused(param, grad, cache)
-        if compiled is None:
-            return super().adagrad_update(param, grad, cache, learning_rate, epsilon)
-        scalar = param.dtype.type
-        compiled.choose(compiled.adagrad, param.size)(*_flat(param, grad, cache), scalar(learning_rate), scalar(epsilon))
+        if not self._update("adagrad", (param, grad, cache), (learning_rate, epsilon)):
+            super().adagrad_update(param, grad, cache, learning_rate, epsilon)
 
     def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
-        compiled = _fused(param, grad, cache)
-        if compiled is None:
-            return super().rmsprop_update(param, grad, cache, learning_rate, rho, epsilon)
-        scalar = param.dtype.type
-        compiled.choose(compiled.rmsprop, param.size)(
-            *_flat(param, grad, cache), scalar(learning_rate), scalar(rho), scalar(1 - rho), scalar(epsilon)
-        )
+        if not self._update("rmsprop", (param, grad, cache), (learning_rate, rho, 1 - rho, epsilon)):
+            super().rmsprop_update(param, grad, cache, learning_rate, rho, epsilon)
 
     def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
                     beta_2: float, epsilon: float, step: int) -> None:
-        compiled = _fused(param, grad, momentums, cache)
-        if compiled is None:
-            return super().adam_update(param, grad, momentums, cache, learning_rate, beta_1, beta_2, epsilon, step)
-        scalar = param.dtype.type
-        compiled.choose(compiled.adam, param.size)(
-            *_flat(param, grad, momentums, cache), scalar(learning_rate), scalar(beta_1), scalar(1 - beta_1),
-            scalar(beta_2), scalar(1 - beta_2), scalar(epsilon), scalar(1 - beta_1**step), scalar(1 - beta_2**step),
-        )
+        scalars = (learning_rate, beta_1, 1 - beta_1, beta_2, 1 - beta_2, epsilon, 1 - beta_1**step, 1 - beta_2**step)
+        if not self._update("adam", (param, grad, momentums, cache), scalars):
+            super().adam_update(param, grad, momentums, cache, learning_rate, beta_1, beta_2, epsilon, step)

@@ -15,13 +15,13 @@ import concurrent.futures
 import functools
 import os
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
 
 from .base import Backend
+from .cpu_threads import WORKERS
 from .numba_ops import NumbaOps
 
 #: rows up to this long are handled as a transposed copy: a few long passes instead of NumPy's
@@ -45,23 +45,6 @@ CACHED_OTHER_SHAPES = 64
 #: array through memory a dozen times, and the blocks are shared among threads
 BLOCKED_MIN_ELEMENTS = 1 << 20
 BLOCK_ELEMENTS = 1 << 18
-THREADS_VARIABLE = "NNFS_GPU_CPU_THREADS"
-
-
-def _workers() -> int:
-    """Threads for them: NNFS_GPU_CPU_THREADS, else the cores this process may use (set it to 1
-    when several ranks share a machine)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    text = os.environ.get(THREADS_VARIABLE, "").strip()
-    if not text:
-        return cores
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    warnings.warn(f"{THREADS_VARIABLE}={text!r} is not a whole number >= 1; using {cores} threads", stacklevel=2)
-    return cores
-
-
-WORKERS = _workers()
 
 
 @functools.lru_cache(maxsize=1)
