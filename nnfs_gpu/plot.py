@@ -1,8 +1,10 @@
-"""Pictures of training: the history's curves and a 2-D classifier's decision boundary, as PNG files.
+"""Pictures of training: the history's curves, a 2-D classifier's decision boundary, a regression's fit.
 
-Figures are drawn with matplotlib's object-oriented API on the Agg canvas, so plotting never opens a
-window, never needs a display, and leaves pyplot's global state (a notebook's figures) alone.
-matplotlib is optional (``pip install 'nnfs_gpu[plot]'``); it is imported only when a plot is made.
+Every function returns the matplotlib ``Figure`` (a notebook shows it inline) and, given a path,
+also writes it there as a PNG (atomically: a failed write leaves an earlier file intact). Figures
+are drawn with matplotlib's object-oriented API on the Agg canvas, so plotting never opens a window,
+never needs a display, and leaves pyplot's global state (a notebook's figures) alone. matplotlib is
+optional (``pip install 'nnfs_gpu[plot]'``); it is imported only when a plot is made.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ HISTORY_PANELS = (
     ("accuracy", ("accuracy", "val_accuracy")),
     ("learning rate", ("learning_rate",)),
 )
+#: one look per quantity, the same in every panel: training blue, validation orange
+STYLES = {
+    "loss": {"color": "C0"},
+    "data_loss": {"color": "C0", "linestyle": "--", "label": "data_loss (without regularization)"},
+    "val_loss": {"color": "C1"},
+    "accuracy": {"color": "C0"},
+    "val_accuracy": {"color": "C1"},
+    "learning_rate": {"color": "C2"},
+}
+#: losses spanning more than this factor are drawn on a log scale (else the last 90 % look flat)
+LOG_SCALE_SPAN = 20.0
 
 
 class PlotUnavailableError(ImportError):
@@ -50,12 +63,11 @@ def _new_figure(size: tuple[float, float]) -> Any:
     return figure
 
 
-def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str]) -> None:
-    """Saves the per-epoch curves of ``Model.train``'s history as a PNG, one panel per quantity.
-
-    Loss (with the data loss when there was regularization, and the validation loss when there was
-    validation data), accuracy (and validation accuracy), and the learning rate.
-    """
+def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str] | None = None) -> Any:
+    """The per-epoch curves of ``Model.train``'s history, one panel per quantity: loss (with the data
+    loss when there was regularization, and the validation loss with validation data; on a log
+    scale when the losses span more than LOG_SCALE_SPAN), accuracy (and validation accuracy), and
+    the learning rate (from 0, so a slow decay does not look like a cliff)."""
     if not history.get("loss"):
         raise ValueError("the history has no epochs to plot (train for at least one epoch)")
     regularized = any(history.get("regularization_loss", []))
@@ -66,18 +78,38 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str]) 
     for index, (title, keys) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
         for key in keys:
-            axes.plot(epochs, history[key], label=key)
+            axes.plot(epochs, history[key], **{"label": key, **STYLES.get(key, {})})
         axes.set(title=title, xlabel="epoch")
-        axes.ticklabel_format(axis="y", useOffset=False)  # a slowly decaying learning rate, not "1e-6 + 4.999e-2"
         axes.grid(alpha=0.3)
+        if title == "loss" and _spans_decades(history, keys):
+            axes.set_yscale("log")
+        else:
+            axes.ticklabel_format(axis="y", useOffset=False)  # a slowly decaying learning rate, not "1e-6 + 4.999e-2"
+        if title == "learning rate":
+            axes.set_ylim(bottom=0)
         if len(keys) > 1:
             axes.legend()
+    return _finish(figure, path)
+
+
+def _spans_decades(history: dict[str, list[float]], keys: list[str]) -> bool:
+    values = np.concatenate([np.asarray(history[key], dtype=float) for key in keys])
+    values = values[np.isfinite(values)]
+    return bool(values.size) and values.min() > 0 and values.max() / values.min() > LOG_SCALE_SPAN
+
+
+def _finish(figure: Any, path: str | os.PathLike[str] | None) -> Any:
+    """Lays the figure out, writes it to ``path`` (when given) as a PNG, and returns it."""
     figure.tight_layout()
-    write_atomically(path, lambda file: figure.savefig(file, format="png"), "write the plot to")
+    if path is not None:
+        write_atomically(path, lambda file: figure.savefig(file, format="png"), "write the plot to")
+    return figure
 
 
-def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[str], resolution: int = 200) -> None:
-    """Saves a PNG of the classes a 2-input classifier predicts over the plane, with the data on top.
+def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[str] | None = None, resolution: int = 200,
+                           class_names: list[str] | None = None) -> Any:
+    """The classes a 2-input classifier predicts over the plane, with the data on top and a legend
+    naming the classes (``class_names``, else their numbers).
 
     ``model`` ends in Softmax (one class per output) or in a single Sigmoid output (0/1); ``X`` is
     ``(samples, 2)`` and ``y`` its labels (class indices, one-hot rows, or a 0/1 column).
@@ -90,6 +122,9 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[s
         raise ValueError(
             f"decision boundaries need X of shape (samples, 2) and one label per sample, got X {X.shape}, y {np.shape(y)}"
         )
+    names = [str(name) for name in class_names] if class_names is not None else [str(c) for c in range(classes)]
+    if len(names) != classes:
+        raise ValueError(f"class_names: the model tells {classes} classes apart, got {len(names)} names")
     xx, yy = _grid(X, resolution)
     grid_classes = _predict_classes(model, np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
     accuracy = float(np.mean(_predict_classes(model, X) == labels))
@@ -97,10 +132,33 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[s
     axes = figure.add_subplot()
     colours = {"cmap": "tab10", "vmin": 0, "vmax": 9}
     axes.contourf(xx, yy, grid_classes, levels=np.arange(classes + 1) - 0.5, alpha=0.3, **colours)
-    axes.scatter(X[:, 0], X[:, 1], c=labels, s=12, edgecolors="k", linewidths=0.3, **colours)
+    for number, name in enumerate(names):
+        mine = labels == number
+        axes.scatter(X[mine, 0], X[mine, 1], color=f"C{number}", s=12, edgecolors="k", linewidths=0.3, label=name)
+    axes.legend(title="class", loc="best", fontsize="small")
     axes.set(title=f"decision boundary ({classes} classes, accuracy {accuracy:.3f})", xlabel="x[0]", ylabel="x[1]")
-    figure.tight_layout()
-    write_atomically(path, lambda file: figure.savefig(file, format="png"), "write the plot to")
+    return _finish(figure, path)
+
+
+def plot_regression(model: Any, X: Any, y: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """A 1-input, 1-output regressor's predictions over its inputs, with the data (chapter 17's plot)."""
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    if getattr(model, "n_inputs", None) != 1 or getattr(model, "n_outputs", None) != 1:
+        raise ValueError("a regression plot needs a finalized model with 1 input and 1 output")
+    if X.reshape(len(X), -1).shape[1] != 1 or y.size != len(X):
+        raise ValueError(f"a regression plot needs X and y with one value per sample, got X {X.shape}, y {y.shape}")
+    order = np.argsort(X.reshape(-1))
+    inputs, targets = X.reshape(-1, 1)[order], y.reshape(-1)[order]
+    predictions = np.asarray(model.predict(inputs)).reshape(-1)
+    figure = _new_figure(BOUNDARY_SIZE)
+    axes = figure.add_subplot()
+    axes.scatter(inputs[:, 0], targets, s=6, color="C0", label="data")
+    axes.plot(inputs[:, 0], predictions, color="C1", label="prediction")
+    error = float(np.sqrt(np.mean((predictions - targets) ** 2)))
+    axes.set(title=f"regression fit (RMSE {error:.4f})", xlabel="x", ylabel="y")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return _finish(figure, path)
 
 
 def boundary_problem(model: Any) -> str | None:

@@ -122,3 +122,51 @@ def test_plotting_never_touches_pyplot_or_a_window(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
     assert read_png(tmp_path / "h.png").shape == (400, 1200)
+
+
+def test_figures_are_returned_for_notebooks_and_written_only_when_asked(tmp_path, history, spiral):
+    from matplotlib.figure import Figure
+
+    figure = plot.plot_history(history)
+    assert isinstance(figure, Figure) and not list(tmp_path.iterdir())
+    assert isinstance(plot.plot_history(history, tmp_path / "h.png"), Figure) and (tmp_path / "h.png").is_file()
+    boundary = plot.plot_decision_boundary(network(2, 3, Softmax, CategoricalCrossentropy, Categorical()), *spiral)
+    assert isinstance(boundary, Figure)
+
+
+def test_each_quantity_keeps_its_colour_in_every_panel(history):
+    regularized = {**history, "regularization_loss": [0.1] * len(history["loss"])}  # draws data_loss too
+    figure = plot.plot_history(regularized)
+    colours = {line.get_label().split()[0]: line.get_color() for axes in figure.axes for line in axes.get_lines()}
+    assert {"loss", "data_loss", "val_loss", "accuracy", "val_accuracy"} <= set(colours)
+    assert colours["loss"] == colours["accuracy"] != colours["val_loss"] == colours["val_accuracy"]
+
+
+def test_losses_spanning_decades_are_on_a_log_scale_and_the_learning_rate_starts_at_zero():
+    falling = {"loss": [10.0 / 2**k for k in range(12)], "accuracy": [0.5] * 12, "learning_rate": [0.05 - 1e-6 * k for k in range(12)]}
+    loss_axes, _, rate_axes = plot.plot_history(falling).axes
+    assert loss_axes.get_yscale() == "log"
+    assert rate_axes.get_ylim()[0] == 0  # a 0.02 % decay is drawn as the near-flat line it is
+    flat = {**falling, "loss": [1.0 - 0.01 * k for k in range(12)]}
+    assert plot.plot_history(flat).axes[0].get_yscale() == "linear"
+
+
+def test_the_decision_boundary_names_its_classes(spiral):
+    model = network(2, 3, Softmax, CategoricalCrossentropy, Categorical())
+    axes = plot.plot_decision_boundary(model, *spiral, class_names=["red", "green", "blue"]).axes[0]
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["red", "green", "blue"]
+    with pytest.raises(ValueError, match="3 classes apart, got 2 names"):
+        plot.plot_decision_boundary(model, *spiral, class_names=["a", "b"])
+
+
+def test_a_regression_fit_plot(tmp_path):
+    from nnfs_gpu.datasets import sine_data
+
+    X, y = sine_data(200)
+    model = network(1, 1, Linear, MeanSquaredError, Regression())
+    figure = plot.plot_regression(model, X, y, tmp_path / "fit.png")
+    data, prediction = figure.axes[0].collections[0], figure.axes[0].get_lines()[0]
+    assert len(data.get_offsets()) == 200 and len(prediction.get_xdata()) == 200
+    assert read_png(tmp_path / "fit.png").shape == (600, 600)
+    with pytest.raises(ValueError, match="1 input and 1 output"):
+        plot.plot_regression(network(2, 3, Softmax, CategoricalCrossentropy, Categorical()), X, y)
