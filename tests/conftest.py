@@ -41,13 +41,13 @@ def backend64(backend_name: str):
 def fresh_selection():
     """Runs a test with no backend chosen yet, and restores the selection afterwards."""
     token = backends._current.set(None)
-    saved = backends._fallback
-    backends._fallback = None
+    saved, announced = backends._fallback, backends._announced
+    backends._fallback, backends._announced = None, None
     try:
         yield
     finally:
         backends._current.reset(token)
-        backends._fallback = saved
+        backends._fallback, backends._announced = saved, announced
 
 
 @pytest.fixture

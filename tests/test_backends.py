@@ -268,3 +268,24 @@ def test_one_place_resolves_a_backend_name(monkeypatch, fresh_selection):
         made = create_backend("strict", dtype="float64")
         assert made.name == "strict" and made.dtype_name == "float64"
         assert nnfs_gpu.get_backend() is current  # making a backend does not select it
+
+
+@pytest.mark.parametrize("alias, name", [("cuda", "cupy"), ("gpu", "cupy"), ("cpu", "numpy")])
+def test_the_usual_names_of_the_devices_are_aliases(fresh_selection, alias, name):
+    from nnfs_gpu.backends import chosen_name
+
+    assert chosen_name(alias) == name
+    if name == "numpy":
+        assert nnfs_gpu.set_backend(alias).name == "numpy"
+    elif not nnfs_gpu.available_backends()["cupy"].available:
+        with pytest.raises(nnfs_gpu.BackendUnavailableError, match="backend 'cupy' is not available"):
+            nnfs_gpu.set_backend(alias)
+
+
+def test_auto_says_its_choice_once_in_one_short_info_line(monkeypatch, fresh_selection, caplog):
+    hide_cupy(monkeypatch)
+    with caplog.at_level(logging.DEBUG, logger="nnfs_gpu"):
+        for _ in range(3):
+            nnfs_gpu.set_backend("auto")
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO and len(record.getMessage()) < 160, record.getMessage()

@@ -27,6 +27,7 @@ __all__ = [
     "BackendStatus",
     "BackendUnavailableError",
     "ForeignArrayError",
+    "ALIASES",
     "ENV_VAR",
     "Readback",
     "available_backends",
@@ -44,6 +45,8 @@ __all__ = [
 
 ENV_VAR = "NNFS_GPU_BACKEND"
 AUTO = "auto"
+#: other names people use for the backends: the GPU as 'cuda' or 'gpu', the CPU as 'cpu'
+ALIASES = {"cuda": "cupy", "gpu": "cupy", "cpu": "numpy"}
 
 logger = logging.getLogger("nnfs_gpu")
 
@@ -93,7 +96,8 @@ def available_backends() -> dict[str, BackendStatus]:
 
 
 def _known_names() -> str:
-    return ", ".join(repr(name) for name in [AUTO, *_registry])
+    aliases = ", ".join(f"{alias!r} for {name!r}" for alias, name in ALIASES.items())
+    return ", ".join(repr(name) for name in [AUTO, *_registry]) + f" (and {aliases})"
 
 
 def requested_name(name: str | None = None) -> str:
@@ -108,8 +112,8 @@ def _auto_choice() -> tuple[str, str | None]:
 
 
 def chosen_name(name: str | None = None) -> str:
-    """The registered backend that ``requested_name(name)`` comes to ('auto' resolved)."""
-    name = requested_name(name)
+    """The registered backend that ``requested_name(name)`` comes to ('auto' and aliases resolved)."""
+    name = ALIASES.get(requested_name(name), requested_name(name))
     return _auto_choice()[0] if name == AUTO else name
 
 
@@ -130,6 +134,7 @@ def create_requested(name: str | None = None, **options: Any) -> Backend:
 
 
 def _create_named(name: str, options: dict[str, Any], source: str) -> Backend:
+    name = ALIASES.get(name, name)
     if name == AUTO:
         return _create_auto(options)
     factory = _registry.get(name)
@@ -149,17 +154,18 @@ def _with_precision(factory: BackendFactory, options: dict[str, Any]) -> Backend
     return factory
 
 
+_announced: tuple[str, str | None] | None = None
+
+
 def _create_auto(options: dict[str, Any]) -> Backend:
+    """The backend 'auto' takes here, said once (at INFO level) in one short line."""
+    global _announced
     name, reason = _auto_choice()
     backend = _with_precision(_registry[name], options)(**options)
-    if reason is None:
-        logger.info("nnfs_gpu: backend 'auto' chose cupy: %s", backend.describe())
-    else:
-        logger.warning(
-            "nnfs_gpu: backend 'auto' chose numpy (CPU): %s. Set %s=numpy to choose it explicitly.",
-            reason,
-            ENV_VAR,
-        )
+    if _announced != (name, reason):
+        _announced = (name, reason)
+        why = backend.describe() if reason is None else f"CPU; no GPU for cupy: {reason.split(';')[0]}"
+        logger.info("nnfs_gpu: backend 'auto' chose %s (%s)", name, why)
     return backend
 
 
@@ -167,7 +173,8 @@ def set_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
     """Makes ``name`` the current backend and returns it.
 
     Names: 'numpy', 'cupy', 'strict', any registered name, or 'auto' (CuPy when a CUDA device is
-    usable, NumPy otherwise); a ``Backend`` instance is used as it is. Options: ``dtype`` ('float32' or 'float64') and ``precision``
+    usable, NumPy otherwise); 'cuda' and 'gpu' name 'cupy', 'cpu' names 'numpy'; a ``Backend``
+    instance is used as it is. Options: ``dtype`` ('float32' or 'float64') and ``precision``
     ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
     """
     global _fallback

@@ -57,7 +57,7 @@ def layer_sizes(text: str) -> tuple[int, ...]:
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", help=f"numpy, cupy, strict or auto (default: ${ENV_VAR}, else auto)")
+    parser.add_argument("--backend", help=f"numpy (or cpu), cupy (or cuda, gpu), strict or auto (default: ${ENV_VAR}, else auto)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
 
 
