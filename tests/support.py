@@ -8,6 +8,10 @@ import numpy as np
 
 import nnfs_gpu
 
+#: how long a test waits for a program it started before calling it hung: a guard against a hang,
+#: far above any run's time on a loaded machine, never a measure of speed
+HANG_GUARD_S = 900
+
 #: a backend's result against a NumPy float64 reference, by the backend's dtype
 PARITY_TOLERANCE = {
     "float32": {"rtol": 1e-5, "atol": 1e-6},

@@ -18,8 +18,8 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu import Model, cli
 from nnfs_gpu.datasets import read_png, spiral_data
+from support import HANG_GUARD_S
 
-TIMEOUT_S = 120
 
 
 def run_cli(*args: str, cwd: Path, shadow: Path | None = None) -> subprocess.CompletedProcess:
@@ -32,7 +32,7 @@ def run_cli(*args: str, cwd: Path, shadow: Path | None = None) -> subprocess.Com
     if shadow is not None:
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
     return subprocess.run(
-        [sys.executable, "-m", "nnfs_gpu", *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=TIMEOUT_S
+        [sys.executable, "-m", "nnfs_gpu", *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=HANG_GUARD_S
     )
 
 
@@ -54,7 +54,7 @@ def test_info_reports_versions_and_every_backend_with_its_reason(tmp_path):
         text=True,
         cwd=tmp_path,
         env=environment,
-        timeout=TIMEOUT_S,
+        timeout=HANG_GUARD_S,
     )
     lines = succeeded(result).splitlines()
     assert f"numpy: {np.__version__}" in lines

@@ -22,8 +22,8 @@ DIST = Path(__file__).resolve().parent / "dist"
 sys.path.insert(0, str(DIST))
 
 from spec import build_model, training_data  # noqa: E402
+from support import HANG_GUARD_S
 
-LAUNCH_TIMEOUT_S = 120
 
 
 def mpiexec() -> str:
@@ -43,7 +43,7 @@ def launch(ranks: int, out: Path, mode: str, *extra: str, script: str = "train_r
            "PYTHONPATH": os.pathsep.join([str(DIST), str(DIST.parents[1])])}
     return subprocess.run(
         [mpiexec(), "-n", str(ranks), sys.executable, str(DIST / script), str(out), mode, *extra],
-        capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S,
+        capture_output=True, text=True, env=env, timeout=HANG_GUARD_S,
     )
 
 
@@ -78,7 +78,7 @@ def test_the_command_line_trains_distributed(tmp_path):
     result = subprocess.run(
         [mpiexec(), "-n", "2", sys.executable, "-m", "nnfs_gpu", "train", "--distributed", "--epochs", "5",
          "--batch-size", "100", "--save", str(tmp_path / "spiral.model")],
-        capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S, cwd=DIST.parents[1],
+        capture_output=True, text=True, env=env, timeout=HANG_GUARD_S, cwd=DIST.parents[1],
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("distributed over 2 ranks") == 1
@@ -128,7 +128,7 @@ def test_a_timeout_stops_all_ranks_with_one_message(tmp_path):
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_BACKEND": "numpy", "PYTHONPATH": str(DIST.parents[1])}
     command = [mpiexec(), "-n", "1", sys.executable, "-m", "nnfs_gpu", "train", "--distributed", "--quiet",
                "--collective-timeout", "3", ":", "-n", "1", sys.executable, str(DIST / "quits_early.py")]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=LAUNCH_TIMEOUT_S, cwd=tmp_path)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=HANG_GUARD_S, cwd=tmp_path)
     assert result.returncode != 0
     assert result.stderr.count("stopping all ranks") == 1, result.stderr
     assert "did not finish within 3 s; a rank may have died or hung; stopping all ranks" in result.stderr

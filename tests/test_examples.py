@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from nnfs_gpu.datasets import FASHION_MNIST_LABELS, FASHION_MNIST_URL
+from support import HANG_GUARD_S
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-TIMEOUT_S = 120
 
 NUMBER = r"(-?\d+\.\d{3})"
 #: the book's progress line of the hand-written loops (chapters 10–17) and of chapter 18's Model
@@ -47,7 +47,7 @@ def _run(
         text=True,
         env=environment,
         cwd=cwd,
-        timeout=TIMEOUT_S,
+        timeout=HANG_GUARD_S,
     )
 
 

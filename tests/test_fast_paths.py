@@ -7,7 +7,7 @@ import pytest
 
 import nnfs_gpu
 from nnfs_gpu import Backend
-from support import assert_cross_device, assert_sum_within_bound, gemm_bound, host, summation_bound
+from support import HANG_GUARD_S, assert_cross_device, assert_sum_within_bound, gemm_bound, host, summation_bound
 
 
 def assert_same(fast, generic, backend) -> None:
@@ -204,7 +204,7 @@ def test_threaded_updates_survive_a_fork(tmp_path):
         "_, status = os.waitpid(pid, 0); raise SystemExit(os.waitstatus_to_exitcode(status))\n"
     )
     env = {**__import__("os").environ, "NNFS_GPU_CPU_THREADS": "2"}
-    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=HANG_GUARD_S).returncode == 0
 
 
 def test_a_bad_thread_count_warns_instead_of_failing_the_import():

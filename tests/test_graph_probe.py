@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from support import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
 PIECES = {"elementwise_into_out", "fused_relu_backward_into_out", "sum_over_rows_into_out", "matmul_into_out",
@@ -16,7 +17,7 @@ PIECES = {"elementwise_into_out", "fused_relu_backward_into_out", "sum_over_rows
 def test_the_graph_capture_probe_reports_what_it_found():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     completed = subprocess.run([sys.executable, str(ROOT / "scripts" / "probe_graph_capture.py")],
-                               capture_output=True, text=True, env=env, timeout=600)
+                               capture_output=True, text=True, env=env, timeout=HANG_GUARD_S)
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     if not report["available"]:  # no GPU here: it says why

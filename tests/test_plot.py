@@ -27,6 +27,7 @@ from nnfs_gpu import (
     plot,
 )
 from nnfs_gpu.datasets import read_png, spiral_data
+from support import HANG_GUARD_S
 
 pytest.importorskip("matplotlib")
 
@@ -117,7 +118,7 @@ def test_plotting_never_touches_pyplot_or_a_window(tmp_path):
     )
     environment = {**os.environ, "MPLBACKEND": "TkAgg", "DISPLAY": ""}  # a GUI backend with no display to open
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=HANG_GUARD_S
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

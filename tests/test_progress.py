@@ -19,8 +19,8 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu import Adam, Categorical, CategoricalCrossentropy, Dense, Model, ReLU, Softmax, progress
 from nnfs_gpu.datasets import spiral_data
+from support import HANG_GUARD_S
 
-TIMEOUT_S = 120
 BAR = "100%|"
 
 
@@ -42,7 +42,7 @@ def run_in_terminal(args: list[str], rows: int, columns: int) -> str:
             break
         chunks.append(chunk)
     os.close(controller)
-    assert process.wait(timeout=TIMEOUT_S) == 0
+    assert process.wait(timeout=HANG_GUARD_S) == 0
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
@@ -63,7 +63,7 @@ def test_a_pipe_gets_the_books_lines_and_no_bar(tmp_path):
         text=True,
         env=environment,
         cwd=tmp_path,
-        timeout=TIMEOUT_S,
+        timeout=HANG_GUARD_S,
     )
     assert result.returncode == 0
     assert "%|" not in result.stdout + result.stderr

@@ -26,7 +26,7 @@ from nnfs_gpu import (
     SoftmaxCategoricalCrossentropy,
 )
 from nnfs_gpu.activations import exp_limit
-from support import GRADIENT_TOLERANCE, assert_gradient, host
+from support import HANG_GUARD_S, GRADIENT_TOLERANCE, assert_gradient, host
 
 
 def softmax_model() -> Model:
@@ -187,6 +187,6 @@ def test_a_bad_backend_name_from_the_environment_says_so(fresh_selection, monkey
 
 def test_the_command_line_names_the_variable_too(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nnfs_gpu", "train", "--epochs", "1"], capture_output=True, text=True,
-                            cwd=tmp_path, env={**os.environ, "NNFS_GPU_BACKEND": "garbage"}, timeout=120)
+                            cwd=tmp_path, env={**os.environ, "NNFS_GPU_BACKEND": "garbage"}, timeout=HANG_GUARD_S)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("nnfs-gpu: error: unknown backend 'garbage' (from the environment variable NNFS_GPU_BACKEND)")
