@@ -19,6 +19,8 @@ class Dense(BackendBound):
     """
 
     transient = ("inputs", "output", "dinputs", "dweights", "dbiases")
+    #: the scale of the initial weights when the constructor is given none
+    weight_scale = 0.01
     #: whether ``backward`` computes ``dinputs``; a Model turns it off for its first layer
     needs_input_gradient = True
 
@@ -30,14 +32,15 @@ class Dense(BackendBound):
         weight_regularizer_l2: float = 0.0,
         bias_regularizer_l1: float = 0.0,
         bias_regularizer_l2: float = 0.0,
-        weight_scale: float = 0.01,
+        weight_scale: float | None = None,
     ) -> None:
         super().__init__()
         if int(n_inputs) < 1 or int(n_neurons) < 1:
             raise ValueError(f"Dense needs n_inputs >= 1 and n_neurons >= 1, got ({n_inputs}, {n_neurons})")
         self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
         host_weights = np.random.randn(self.n_inputs, self.n_neurons).astype(self.backend.dtype_name)
-        self.weights = self.backend.asarray(float(weight_scale) * host_weights)
+        scale = self.weight_scale if weight_scale is None else weight_scale
+        self.weights = self.backend.asarray(float(scale) * host_weights)
         self.biases = self.backend.zeros((1, self.n_neurons))
         self.weight_regularizer_l1 = weight_regularizer_l1
         self.weight_regularizer_l2 = weight_regularizer_l2

@@ -32,7 +32,11 @@ BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix} [{e
 
 
 class Reporter:
-    """Reports nothing (``verbose=False``); ``active`` tells ``train`` not to read numbers back."""
+    """Reports nothing (``verbose=False``); ``active`` tells ``train`` not to read numbers back.
+
+    ``train`` reads ``active`` at every step, so a reporter that shows only some epochs may set it
+    in ``epoch`` (chapter 18's lines, ``nnfs_gpu.book.ch18``).
+    """
 
     active = False
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._bound import reusing_step_arrays
 from .backends import is_host
-from .progress import Reporter, make_reporter
+from .progress import Reporter
 
 HISTORY_KEYS = ("loss", "data_loss", "regularization_loss", "accuracy", "learning_rate")
 
@@ -245,7 +245,7 @@ def fit(
     strategy.start(X.shape[0], batches, model.trainable_layers)
     history = History(validation is not None)
     step_objects = [*model.layers, model.softmax_classifier_output or model.loss]
-    report = make_reporter(verbose, progress, epochs * len(batches), shows=strategy.is_root)
+    report = model._make_reporter(verbose, progress, epochs * len(batches), strategy.is_root, print_every)
     with report, reusing_step_arrays(step_objects):
         run = TrainingRun(model, strategy, report, batches, print_every)
         for epoch in range(1, epochs + 1):
@@ -279,7 +279,7 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int | None, verbose: bool) 
     """``Model.evaluate``."""
     X, y = prepare(model, X, y)
     model.accuracy.init(y)
-    return evaluate_pass(model, X, y, batch_size, make_reporter(verbose, progress=False))
+    return evaluate_pass(model, X, y, batch_size, model._make_reporter(verbose, progress=False))
 
 
 def predict(model: Any, X: Any, batch_size: int | None) -> np.ndarray:
