@@ -1,12 +1,12 @@
 """Chapter 17: regression — a linear output and mean squared error fitted to a sine wave.
 
-The book's code with only its imports changed, and two more things: the accuracy line subtracts
-host targets from the outputs, so it first brings the outputs to the host with ``np.asarray(...)``
-(the book's ``np`` here is NumPy that fetches device arrays); and the book's closing matplotlib
-plot becomes a printed pass over the test data (``--plot`` still draws it when matplotlib is
-installed). Chapter 17 alone starts the weights at 0.1 * randn, hence ``weight_scale=0.1``. Runs
-on the backend that NNFS_GPU_BACKEND names ('auto' when unset: CuPy on a usable GPU, NumPy
-otherwise). Pass --epochs N for a shorter run.
+The book's code with only its imports changed (to ``nnfs_gpu.book.ch17``, whose ``Layer_Dense``
+starts at chapter 17's ``0.1 * randn``), and two more things: the accuracy line subtracts host
+targets from the outputs, which a GPU refuses, so it first brings the outputs to the host with
+``np.asarray(...)`` (the book's ``np`` here is NumPy that fetches device arrays); and the book's
+closing matplotlib plot becomes a printed pass over the test data (``--plot`` still draws it when
+matplotlib is installed). Runs on the backend that NNFS_GPU_BACKEND names ('auto' when unset: CuPy
+on a usable GPU, NumPy otherwise). Pass --epochs N for a shorter run.
 """
 
 import argparse
@@ -14,7 +14,7 @@ import argparse
 import nnfs
 
 import nnfs_gpu
-from nnfs_gpu.book import *  # noqa: F401,F403  (the book's class names, and np)
+from nnfs_gpu.book.ch17 import *  # noqa: F401,F403  (chapter 17's class names, and np)
 from nnfs_gpu.datasets import sine_data
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -29,17 +29,17 @@ print(f"backend: {nnfs_gpu.get_backend().describe()}")
 X, y = sine_data()
 
 # Create Dense layer with 1 input feature and 64 output values
-dense1 = Layer_Dense(1, 64, weight_scale=0.1)
+dense1 = Layer_Dense(1, 64)
 # Create ReLU activation (to be used with Dense layer)
 activation1 = Activation_ReLU()
 # Create second Dense layer with 64 input features (as we take output
 # of previous layer here) and 64 output values
-dense2 = Layer_Dense(64, 64, weight_scale=0.1)
+dense2 = Layer_Dense(64, 64)
 # Create ReLU activation (to be used with Dense layer)
 activation2 = Activation_ReLU()
 # Create third Dense layer with 64 input features (as we take output
 # of previous layer here) and 1 output value
-dense3 = Layer_Dense(64, 1, weight_scale=0.1)
+dense3 = Layer_Dense(64, 1)
 # Create Linear activation
 activation3 = Activation_Linear()
 # Create loss function

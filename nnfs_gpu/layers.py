@@ -24,6 +24,8 @@ class Dense(BackendBound):
     """
 
     transient = ("inputs", "output", "dinputs", "dweights", "dbiases")
+    #: the scale of the initial weights when the constructor is given none
+    weight_scale = 0.01
     #: whether ``backward`` computes ``dinputs``; a Model turns it off for its first layer
     needs_input_gradient = True
 
@@ -35,12 +37,13 @@ class Dense(BackendBound):
         weight_regularizer_l2: float = 0.0,
         bias_regularizer_l1: float = 0.0,
         bias_regularizer_l2: float = 0.0,
-        weight_scale: float = 0.01,
+        weight_scale: float | None = None,
     ) -> None:
         super().__init__()
         strengths = (weight_regularizer_l1, weight_regularizer_l2, bias_regularizer_l1, bias_regularizer_l2)
         self._configure(n_inputs, n_neurons, **dict(zip(REGULARIZERS, strengths)))
-        scale = checks.real_number(weight_scale, "weight_scale", at_least=0, owner="Dense")
+        scale = checks.real_number(self.weight_scale if weight_scale is None else weight_scale, "weight_scale",
+                                   at_least=0, owner="Dense")
         host_weights = np.random.randn(self.n_inputs, self.n_neurons).astype(self.backend.dtype_name)
         self.weights = self.backend.asarray(scale * host_weights)
         self.biases = self.backend.zeros((1, self.n_neurons))

@@ -1,7 +1,8 @@
 """Losses: the book's ``Loss`` protocol, categorical and binary cross-entropy, MSE, MAE, and the
 fused softmax + categorical cross-entropy.
 
-``calculate`` returns Python floats, as the book's printing code expects; that reads values back
+``calculate`` returns what the book's ``np.mean`` returns, a NumPy scalar of the losses' dtype (so
+``print('loss:', loss)`` shows the book's ``loss: 1.0986104``); on a GPU that reads the value back
 from the device. ``Model`` uses ``accumulate`` instead, which keeps everything on the device until
 a number is printed.
 """
@@ -78,8 +79,9 @@ class Loss(PassMean):
             raise ValueError("targets contain NaN or infinity; clean the data before training")
 
     def _computable(self, y: Any, dtype: Any) -> Any:
-        """Targets in the form the formula computes with: the predictions' float dtype."""
-        return self.backend.xp.astype(y, dtype) if y.dtype != dtype else y
+        """Targets in the form the formula computes with: floats of the predictions' ``dtype``, or as
+        the backend converts floats (book precision keeps float64 targets, as the book's NumPy does)."""
+        return y if y.dtype == dtype else self.backend.asfloat(y)
 
     # -- the book's protocol --------------------------------------------------------------------
 
@@ -111,9 +113,14 @@ class Loss(PassMean):
                 total = total + layer.regularization_loss()
         return total
 
-    def regularization_loss(self, layer: Any = None) -> float:
-        """The penalty of one ``layer`` (chapters 14–17) or of the remembered layers (chapter 18 on)."""
-        return float(self.regularization_total(None if layer is None else [layer]))
+    def regularization_loss(self, layer: Any = None) -> np.floating:
+        """The penalty of one ``layer`` (chapters 14–17) or of the remembered layers (chapter 18 on),
+        as a NumPy scalar, as the book's ``np.sum`` gives it."""
+        return self._on_host(self.regularization_total(None if layer is None else [layer]))
+
+    def _on_host(self, value: Any) -> np.floating:
+        """A 0-d backend array as the NumPy scalar of its dtype."""
+        return self.backend.to_numpy(value)[()]
 
     def accumulate(self, output: Any, y: Any, *, checked: bool = False) -> Any:
         """This batch's summed loss as a 0-d backend array, added to the pass's running total."""
@@ -129,8 +136,10 @@ class Loss(PassMean):
         return batch, batch if total is None else total + batch
 
     def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
+        """The mean loss (and the penalty, with ``include_regularization``) as NumPy scalars of the
+        losses' dtype, as the book's ``np.mean`` returns it; also added to the pass's running sum."""
         y_pred = self.backend.asfloat(output)
-        data_loss = float(self.accumulate(y_pred, y) / y_pred.shape[0])
+        data_loss = self._on_host(self.accumulate(y_pred, y) / y_pred.shape[0])
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
@@ -225,7 +234,7 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
         self.activation.to(backend)
         self.loss.to(backend)
 
-    def forward(self, inputs: Any, y_true: Any) -> float:
+    def forward(self, inputs: Any, y_true: Any) -> np.floating:
         self.activation.forward(inputs)
         self.output = self.activation.output
         return self.loss.calculate(self.output, y_true)

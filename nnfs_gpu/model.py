@@ -21,6 +21,7 @@ from .distributed import Communicator, DataParallel, communicator
 from .layers import Dense, Input
 from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy
 from .optimizers import Optimizer
+from .progress import Reporter, make_reporter
 from .updates import UpdateCache
 
 
@@ -190,6 +191,12 @@ class Model:
                 shuffle=shuffle, verbose=verbose, progress=progress, strategy=self._strategy,
             )
 
+    def _make_reporter(self, verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True,
+                       throttled: bool = True, print_every: int = 1) -> Reporter:
+        """What ``train`` and ``evaluate`` report progress through (``progress.make_reporter``); the
+        book's Model classes (``nnfs_gpu.book``) print the book's lines instead."""
+        return make_reporter(verbose, progress, total_steps, shows, throttled)
+
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None, verbose: bool = True) -> tuple[float, float]:
         """Prints the book's ``validation, acc: ..., loss: ...`` line and returns (loss, accuracy)."""
         self._require_finalized("evaluate")
@@ -242,11 +249,11 @@ class Model:
         if self._strategy.is_root:
             serialization.save_model(self, path)
 
-    @staticmethod
-    def load(path: str | Path) -> "Model":
-        """Loads a model saved on any backend onto the current backend."""
+    @classmethod
+    def load(cls, path: str | Path) -> "Model":
+        """Loads a model saved on any backend onto the current backend, as an instance of this class."""
         parts = serialization.load_model(path)
-        model = Model()
+        model = cls()
         for layer in parts.layers:
             model.add(layer)
         model.set(loss=parts.loss, optimizer=parts.optimizer, accuracy=parts.accuracy)

@@ -30,6 +30,10 @@ class Optimizer:
     state_kinds: ClassVar[tuple[str, ...]] = ()
     #: constructor arguments, saved and restored with the optimizer
     hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate", "decay")
+    #: whether the book updates the state in place (``cache += g**2``, keeping the parameter's
+    #: dtype) rather than assigning it anew (``m = b1 * m + (1 - b1) * g``, whose dtype is that of
+    #: the gradient too: float64 below a book-precision dropout, as in the book)
+    state_updated_in_place: ClassVar[bool] = False
 
     def __init__(self, learning_rate: float, decay: float = 0.0, *, flat: bool | None = None) -> None:
         if flat not in (None, True, False):
@@ -59,10 +63,12 @@ class Optimizer:
 
     def update_params(self, layer: Any) -> None:
         """The book's per-layer update (state created on the layer the first time it is seen)."""
+        xp = layer.backend.xp
         for name in self.state_attributes:
             if not hasattr(layer, name):
-                source = layer.weights if name.startswith("weight") else layer.biases
-                setattr(layer, name, layer.backend.xp.zeros_like(source))
+                param, grad = (layer.weights, layer.dweights) if name.startswith("weight") else (layer.biases, layer.dbiases)
+                dtype = param.dtype if self.state_updated_in_place else xp.result_type(param, grad)
+                setattr(layer, name, xp.zeros_like(param, dtype=dtype))
         for prefix, param, grad in (("weight", layer.weights, layer.dweights), ("bias", layer.biases, layer.dbiases)):
             self._step(layer.backend, param, grad, {kind: getattr(layer, f"{prefix}_{kind}") for kind in self.state_kinds})
 
@@ -123,6 +129,7 @@ class SGD(Optimizer):
 
 class Adagrad(Optimizer):
     state_kinds = ("cache",)
+    state_updated_in_place = True
     hyperparameters = ("learning_rate", "decay", "epsilon")
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7, *,

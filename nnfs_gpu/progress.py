@@ -38,14 +38,24 @@ BAR_READ_SECONDS = 0.1
 
 
 class Reporter:
-    """Reports nothing (``verbose=False``); ``active`` tells ``train`` not to read numbers back."""
+    """Reports nothing (``verbose=False``); ``active`` tells ``train`` not to read numbers back.
+
+    ``train`` asks ``shows_step`` and ``shows_epoch`` when a step or an epoch ends, to decide which
+    numbers to read back; what is reported (``epoch``, ``progress``, ``validation``) comes later,
+    when the numbers have arrived (see ``nnfs_gpu.watch``), so those decisions must not depend on
+    what was reported so far.
+    """
 
     active = False
 
-    def shows_step(self, step: int, last: bool, print_every: int) -> bool:
-        """Whether the numbers of training step ``step`` of an epoch are reported: every
+    def shows_step(self, epoch: int, step: int, last: bool, print_every: int) -> bool:
+        """Whether the numbers of training step ``step`` of epoch ``epoch`` are reported: every
         ``print_every`` steps and the epoch's last one, as the book prints them."""
         return self.active and (not step % print_every or last)
+
+    def shows_epoch(self, epoch: int) -> bool:
+        """Whether the numbers of the whole epoch (the book's ``training`` line) are reported."""
+        return self.active
 
     def __enter__(self) -> Reporter:
         return self
@@ -104,10 +114,10 @@ class ProgressBar(Reporter):
         self.throttled = throttled
         self._last_read = -math.inf
 
-    def shows_step(self, step: int, last: bool, print_every: int) -> bool:
+    def shows_step(self, epoch: int, step: int, last: bool, print_every: int) -> bool:
         """The book's steps, read at most every BAR_READ_SECONDS when ``throttled`` (not when the
         ranks of a distributed run must decide alike)."""
-        if not super().shows_step(step, last, print_every):
+        if not super().shows_step(epoch, step, last, print_every):
             return False
         now = time.monotonic()
         if self.throttled and now - self._last_read < BAR_READ_SECONDS:

@@ -23,7 +23,7 @@ from ._bound import reusing_step_arrays
 from .activations import ReLU, Softmax
 from .backends import is_host
 from .layers import Dense
-from .progress import Reporter, make_reporter
+from .progress import Reporter
 from .watch import NotFiniteError, Watch, is_finite
 
 HISTORY_KEYS = ("loss", "data_loss", "regularization_loss", "accuracy", "learning_rate")
@@ -274,7 +274,7 @@ class TrainingRun:
         compared_before = model.accuracy.accumulated_count
         batch_loss = model.loss.accumulate(output, batch_y, checked=True)
         right = model.accuracy.accumulate_outputs(model.output_layer_activation, output, batch_y)
-        shown = report.shows_step(step, step == len(self.batches) - 1, self.print_every)
+        shown = report.shows_step(epoch, step, step == len(self.batches) - 1, self.print_every)
         if shown:  # the numbers before the update, as the book prints them
             numbers = strategy.sums([batch_loss, sizes[0], right, model.accuracy.accumulated_count - compared_before])
             penalty = regularization(model)
@@ -323,7 +323,8 @@ def fit(
     strategy.start(X.shape[0], batches, model.trainable_layers)
     history = History(validation is not None)
     step_objects = [*model.layers, model.softmax_classifier_output or model.loss]
-    report = make_reporter(verbose, progress, epochs * len(batches), shows=strategy.is_root, throttled=not strategy.collective)
+    report = model._make_reporter(verbose, progress, epochs * len(batches), shows=strategy.is_root,
+                                  throttled=not strategy.collective, print_every=print_every)
     with report, reusing_step_arrays(step_objects):
         run = TrainingRun(model, strategy, report, batches, print_every)
         watch = run.watch
@@ -332,7 +333,7 @@ def fit(
             totals = run.epoch(X, y, shuffle, epoch)
             penalty = regularization(model)
             history.add_epoch(totals, penalty, model.optimizer.current_learning_rate)
-            if report.active:
+            if report.shows_epoch(epoch):
                 run.show("training", totals, penalty, f"epoch {epoch}")
             if validation is not None:
                 validation_totals = evaluate_pass(model, *validation, batch_size)
@@ -366,7 +367,7 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int | None, verbose: bool) 
     X, y = prepare(model, X, y)
     model.accuracy.init(y)
     totals = evaluate_pass(model, X, y, batch_size)
-    report = make_reporter(verbose, progress=False)
+    report = model._make_reporter(verbose, progress=False)
     watch = Watch(model.backend)
     show_validation(watch, report, totals)
     watch.finish()

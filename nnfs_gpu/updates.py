@@ -60,6 +60,8 @@ def why_not_flat(layers: list[Any], optimizer: Any, backend: Backend) -> str | N
     """Why a flat update cannot apply here, or None when it can."""
     if not callable(getattr(optimizer, "update_flat", None)):
         return f"{type(optimizer).__name__} has no update_flat (only nnfs_gpu's optimizers do)"
+    if backend.mixes_float64:
+        return "book precision keeps float64 gradients where the book has them, which one float32 buffer cannot hold"
     if not backend.supports_views:
         return f"the {backend.name!r} backend's arrays are not views into a shared buffer"
     others = [layer for layer in layers if not isinstance(layer, Dense)]

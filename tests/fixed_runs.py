@@ -73,7 +73,7 @@ def chapter10(epochs: int = 150) -> dict[str, Any]:
         dense1.forward(X)
         activation1.forward(dense1.output)
         dense2.forward(activation1.output)
-        losses.append(repr(loss_activation.forward(dense2.output, y)))
+        losses.append(repr(float(loss_activation.forward(dense2.output, y))))
         loss_activation.backward(loss_activation.output, y)
         dense2.backward(loss_activation.dinputs)
         activation1.backward(dense2.dinputs)

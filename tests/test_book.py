@@ -186,3 +186,95 @@ def test_book_chapter10_code_runs_unchanged_and_learns(backend_name):
     assert losses[-1] < losses[0] - 0.02
     if backend_name == "strict":
         assert lines == run_chapter10("numpy", 1001)
+
+
+# -- the chapter modules and the book's Model ------------------------------------------------------
+
+
+def names_of(module: str) -> dict[str, object]:
+    namespace: dict[str, object] = {}
+    exec(f"from {module} import *", namespace)
+    namespace.pop("__builtins__")
+    return namespace
+
+
+def test_each_chapter_module_gives_every_name_and_differs_only_in_its_chapters_classes():
+    import nnfs_gpu.book as book
+    from nnfs_gpu.book import ch17, ch18
+
+    final = names_of("nnfs_gpu.book")
+    assert set(final) == set(book.__all__) and final["np"] is book.np
+    for module, differs in (("nnfs_gpu.book.ch17", {"Layer_Dense": ch17.Layer_Dense}), ("nnfs_gpu.book.ch18", {"Model": ch18.Model})):
+        names = names_of(module)
+        assert names == {**final, **differs}, module
+
+
+def test_chapter17_dense_starts_at_a_tenth_as_chapter17_does(backend):
+    from nnfs_gpu.book import ch17
+
+    np.random.seed(3)
+    drawn = np.random.randn(4, 5).astype(np.float32)  # nnfs.init() makes randn float32
+    np.random.seed(3)
+    np.testing.assert_array_equal(host(ch17.Layer_Dense(4, 5).weights), 0.1 * drawn)
+    np.random.seed(3)
+    np.testing.assert_array_equal(host(Layer_Dense(4, 5).weights), 0.01 * drawn)
+    np.random.seed(3)
+    np.testing.assert_array_equal(host(ch17.Layer_Dense(4, 5, weight_scale=0.5).weights), 0.5 * drawn)
+
+
+def book_spiral_model(model: object) -> object:
+    from nnfs_gpu.book import Accuracy_Categorical, Activation_Softmax, Loss_CategoricalCrossentropy, Optimizer_Adam
+
+    for layer in (Layer_Dense(2, 16), Activation_ReLU(), Layer_Dense(16, 3), Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=Loss_CategoricalCrossentropy(), optimizer=Optimizer_Adam(learning_rate=0.05), accuracy=Accuracy_Categorical())
+    model.finalize()
+    return model
+
+
+def test_the_books_model_prints_the_books_lines_even_on_a_terminal(monkeypatch, capsys):
+    """nnfs_gpu.Model may report otherwise (a bar on a terminal); the book's Model prints the book's lines."""
+    from nnfs_gpu import progress
+    from nnfs_gpu.book import Model
+
+    monkeypatch.setattr(progress, "stdout_is_terminal", lambda: True)
+    with nnfs_gpu.Model()._make_reporter(True, None, 4) as modern:
+        assert isinstance(modern, progress.ProgressBar)
+    capsys.readouterr()
+    np.random.seed(0)
+    X, y = spiral_data(20, 3)
+    book_spiral_model(Model()).train(X, y, epochs=2, batch_size=40, validation_data=(X, y))
+    lines = capsys.readouterr().out.splitlines()
+    expected = [[f"epoch: {epoch}", "step: 0", "step: 1", "training", "validation"] for epoch in (1, 2)]
+    assert [line.split(",")[0] for line in lines] == expected[0] + expected[1]
+
+
+def test_chapter18s_model_prints_a_line_every_print_every_epochs_and_validates_once(capsys):
+    from nnfs_gpu.book.ch18 import Model
+
+    np.random.seed(0)
+    X, y = spiral_data(20, 3)
+    history = book_spiral_model(Model()).train(X, y, epochs=5, print_every=2, validation_data=(X, y))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch: 2", "epoch: 4", "validation"]
+    for line, epoch in zip(lines, (2, 4)):  # that epoch's one step: the whole set, before the update
+        assert line.startswith(f"epoch: {epoch}, acc: {history['accuracy'][epoch - 1]:.3f}, ")
+        assert f"(data_loss: {history['data_loss'][epoch - 1]:.3f}, " in line
+        assert line.endswith(f"lr: {history['learning_rate'][epoch - 1]}")
+    assert lines[-1] == f"validation, acc: {history['val_accuracy'][0]:.3f}, loss: {history['val_loss'][0]:.3f}"
+
+
+def test_chapter18s_lines_read_numbers_back_only_in_the_epochs_they_print():
+    from nnfs_gpu.book.ch18 import EpochLines
+
+    lines = EpochLines(print_every=3)
+    assert [(lines.epoch(epoch, 6), lines.active)[1] for epoch in range(1, 7)] == [False, False, True, False, False, True]
+
+
+def test_load_makes_the_class_it_is_called_on(tmp_path):
+    from nnfs_gpu.book import Model
+
+    np.random.seed(0)
+    path = tmp_path / "spiral.model"
+    book_spiral_model(Model()).save(path)
+    assert type(Model.load(path)) is Model and type(nnfs_gpu.Model.load(path)) is nnfs_gpu.Model

@@ -235,6 +235,8 @@ def fashion_training_checks(lines: list[str], epochs: int) -> tuple[list[re.Matc
     assert [line for line in lines if line.startswith("epoch: ")] == [f"epoch: {epoch}" for epoch in range(1, epochs + 1)]
     steps = matches(STEP_LINE, lines)
     assert [int(match.group(1)) for match in steps] == [0, 2] * epochs  # print_every=100 and the last step
+    # what the book prints before any update, on any data: ten equally likely classes, loss ln(10)
+    assert steps[0].group(0).endswith(", loss: 2.303 (data_loss: 2.303, reg_loss: 0.000), lr: 0.001"), steps[0].group(0)
     training = matches(TRAINING_LINE, lines)
     validation = matches(VALIDATION_LINE, lines)
     assert len(training) == epochs and len(validation) >= epochs

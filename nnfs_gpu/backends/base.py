@@ -70,6 +70,10 @@ class Backend:
     #: every step; a GPU memory pool hands out freed blocks cheaply
     reuses_step_arrays: ClassVar[bool] = False
 
+    #: whether a step's arrays may be float64 on a float32 backend (the book's precision keeps them
+    #: where the book has them): then flat buffers of one dtype cannot hold its gradients
+    mixes_float64: ClassVar[bool] = False
+
     #: 'default', or 'book' on a class with the book-precision layer
     precision: ClassVar[str] = "default"
 
@@ -283,37 +287,41 @@ class Backend:
     # The book's ``grad**2`` is written ``grad * grad``: NumPy computes ``x**2`` as ``x * x``, CuPy as
     # ``powf(x, 2)``, which may be an ulp or two off; a product is one rounding everywhere.
 
+    def _add_into(self, target: Any, value: Any) -> None:
+        """``target += value``, in place (the book's precision also adds float64 values into float32 arrays)."""
+        target += value
+
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
         """``param += -learning_rate * grad``."""
-        param -= learning_rate * grad
+        self._add_into(param, -learning_rate * grad)
 
     def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
         """``momentums = momentum * momentums - learning_rate * grad; param += momentums``."""
         momentums *= momentum
-        momentums -= learning_rate * grad
-        param += momentums
+        self._add_into(momentums, -learning_rate * grad)
+        self._add_into(param, momentums)
 
     def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
         """``cache += grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
-        cache += grad * grad
-        param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
+        self._add_into(cache, grad * grad)
+        self._add_into(param, (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon))
 
     def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
         """``cache = rho * cache + (1 - rho) * grad²; param += -learning_rate * grad / (√cache + epsilon)``."""
         cache *= rho
-        cache += (1 - rho) * (grad * grad)
-        param += (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon)
+        self._add_into(cache, (1 - rho) * (grad * grad))
+        self._add_into(param, (-learning_rate * grad) / (self.xp.sqrt(cache) + epsilon))
 
     def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
                     beta_2: float, epsilon: float, step: int) -> None:
         """Adam with bias correction for update number ``step`` (1 for the first update)."""
         momentums *= beta_1
-        momentums += (1 - beta_1) * grad
+        self._add_into(momentums, (1 - beta_1) * grad)
         cache *= beta_2
-        cache += (1 - beta_2) * (grad * grad)
+        self._add_into(cache, (1 - beta_2) * (grad * grad))
         corrected_momentums = momentums / (1 - beta_1**step)
         corrected_cache = cache / (1 - beta_2**step)
-        param += (-learning_rate * corrected_momentums) / (self.xp.sqrt(corrected_cache) + epsilon)
+        self._add_into(param, (-learning_rate * corrected_momentums) / (self.xp.sqrt(corrected_cache) + epsilon))
 
     # -- randomness ---------------------------------------------------------------------------
 
