@@ -268,7 +268,8 @@ def test_chapter18s_lines_read_numbers_back_only_in_the_epochs_they_print():
     from nnfs_gpu.book.ch18 import EpochLines
 
     lines = EpochLines(print_every=3)
-    assert [(lines.epoch(epoch, 6), lines.active)[1] for epoch in range(1, 7)] == [False, False, True, False, False, True]
+    assert [lines.shows_step(epoch, 0, True, 1) for epoch in range(1, 7)] == [False, False, True, False, False, True]
+    assert not any(lines.shows_epoch(epoch) for epoch in range(1, 7))  # no line for a whole epoch
 
 
 def test_load_makes_the_class_it_is_called_on(tmp_path):
