@@ -279,3 +279,19 @@ def test_load_makes_the_class_it_is_called_on(tmp_path):
     path = tmp_path / "spiral.model"
     book_spiral_model(Model()).save(path)
     assert type(Model.load(path)) is Model and type(nnfs_gpu.Model.load(path)) is nnfs_gpu.Model
+
+
+def test_a_chapter_17_network_saves_and_loads(tmp_path):
+    """Chapter 17's Dense differs only in how it starts: it is saved as a Dense."""
+    from nnfs_gpu.book import ch17
+
+    np.random.seed(0)
+    model = ch17.Model()
+    for layer in (ch17.Layer_Dense(1, 8), ch17.Activation_ReLU(), ch17.Layer_Dense(8, 1), ch17.Activation_Linear()):
+        model.add(layer)
+    model.set(loss=ch17.Loss_MeanSquaredError(), optimizer=ch17.Optimizer_Adam(), accuracy=ch17.Accuracy_Regression())
+    model.finalize()
+    model.save(tmp_path / "ch17.model")
+    loaded = ch17.Model.load(tmp_path / "ch17.model")
+    for (weights, biases), (saved_weights, saved_biases) in zip(loaded.get_parameters(), model.get_parameters()):
+        np.testing.assert_array_equal(host(weights), host(saved_weights))
