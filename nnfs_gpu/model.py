@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import checks, serialization
+from . import batches, checks, serialization
 from . import training as training_loop
 from .accuracy import Accuracy
 from .activations import Softmax
@@ -184,7 +184,7 @@ class Model:
             self._strategy = DataParallel(distributed if isinstance(distributed, Communicator) else communicator(self.backend))
         settings = dict(epochs=epochs, batch_size=batch_size, print_every=print_every, shuffle=shuffle, verbose=verbose)
         with self._strategy.stopping_all_on_error():  # a bad argument on one rank stops every rank
-            training_loop.check_arguments(validation_data=validation_data, progress=progress, **settings)
+            batches.check_arguments(validation_data=validation_data, progress=progress, **settings)
             self._strategy.agree(self, X, y, validation_data, settings)
             return training_loop.fit(
                 self, X, y, epochs=epochs, batch_size=batch_size, print_every=print_every, validation_data=validation_data,
@@ -200,14 +200,14 @@ class Model:
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None, verbose: bool = True) -> tuple[float, float]:
         """Prints the book's ``validation, acc: ..., loss: ...`` line and returns (loss, accuracy)."""
         self._require_finalized("evaluate")
-        training_loop.check_batch_size(batch_size, "evaluate")
+        batches.check_batch_size(batch_size, "evaluate")
         checks.flag(verbose, "verbose", owner="evaluate")
         return training_loop.evaluate(self, X_val, y_val, batch_size, verbose)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """The last layer's outputs for ``X``, as a host NumPy array (as the book returns them)."""
         self._require_finalized("predict")
-        training_loop.check_batch_size(batch_size, "predict")
+        batches.check_batch_size(batch_size, "predict")
         return training_loop.predict(self, X, batch_size)
 
     # -- parameters, devices, files ---------------------------------------------------------------

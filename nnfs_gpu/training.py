@@ -1,4 +1,4 @@
-"""The training loop: data preparation, batches, the step, the update, the pass means and progress.
+"""The training loop: the step, the update, the pass totals, progress and the history.
 
 ``Model`` keeps the book's API and calls in here. A batch goes down from ``fit`` through the layers,
 the loss and the update, and never back up into the Model. What differs when several processes
@@ -6,9 +6,9 @@ train together (which rows of a batch are this rank's, gradients and numbers sum
 one shuffle for all) is the step strategy: ``LocalSteps`` here, ``DataParallel`` in
 ``nnfs_gpu.distributed``, with the same small interface, so the loop has no branch for it.
 
-Data is checked on the host and moved to the backend once per call; batches are slices of the
-moved arrays. Per-batch numbers stay on the device and are read back only when a line is shown or
-the run ends.
+Data is checked on the host and moved to the backend once per call (``batches``); batches are
+slices of the moved arrays. Per-batch numbers stay on the device and are read back only when a line
+is shown (``watch``) or the run ends (``history``).
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import checks
 from ._bound import reusing_step_arrays
 from .activations import ReLU, Softmax
-from .backends import is_host
+from .batches import batch_slices, prepare, prepare_inputs
+from .history import History
 from .layers import Dense
 from .progress import Reporter
 from .watch import NotFiniteError, Watch, is_finite
-
-HISTORY_KEYS = ("loss", "data_loss", "regularization_loss", "accuracy", "learning_rate")
-
 
 class LocalSteps:
     """One process trains on every row of every batch: each call is the identity or does nothing."""
@@ -64,75 +61,6 @@ class LocalSteps:
 
 
 LOCAL = LocalSteps()
-
-
-# -- data -------------------------------------------------------------------------------------
-
-
-def check_arguments(
-    epochs: Any, batch_size: Any, print_every: Any, validation_data: Any, shuffle: Any, verbose: Any, progress: Any
-) -> None:
-    """Checks ``Model.train``'s arguments before any work: each error names the argument, what it
-    got and what it needs."""
-    checks.whole_number(epochs, "epochs", minimum=0, owner="train")
-    check_batch_size(batch_size, "train")
-    checks.whole_number(print_every, "print_every", minimum=1, owner="train")
-    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-        sequence = isinstance(validation_data, (tuple, list))
-        got = f"a {type(validation_data).__name__} of {len(validation_data)}" if sequence else checks.shown(validation_data)
-        raise TypeError(f"train: validation_data must be a pair (X_val, y_val), got {got}")
-    checks.flag(shuffle, "shuffle", owner="train")
-    checks.flag(verbose, "verbose", owner="train")
-    if progress is not None:
-        checks.flag(progress, "progress", owner="train")
-
-
-def check_batch_size(batch_size: Any, owner: str) -> None:
-    """``batch_size`` is None (every sample in one batch) or a whole number >= 1."""
-    if batch_size is not None:
-        checks.whole_number(batch_size, "batch_size", minimum=1, owner=owner)
-
-
-def batch_slices(samples: int, batch_size: int | None) -> list[slice]:
-    check_batch_size(batch_size, "")
-    if batch_size is None:
-        return [slice(0, samples)]
-    batch_size = int(batch_size)
-    return [slice(start, min(start + batch_size, samples)) for start in range(0, samples, batch_size)]
-
-
-def prepare_inputs(model: Any, X: Any) -> Any:
-    """Checks inputs (on the host when they are host data) and moves them to the backend once."""
-    backend = model.backend
-    if is_host(X):
-        X = np.asarray(X)
-        if X.dtype.kind not in "iubf":
-            raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
-    shape = tuple(X.shape)
-    if len(shape) != 2 or shape[1] != model.n_inputs:
-        raise ValueError(
-            f"the first layer {model.layers[0]!r} expects inputs of shape (samples, {model.n_inputs}), "
-            f"got {shape}" + ("; flatten them with X.reshape(len(X), -1)" if len(shape) > 2 else "")
-        )
-    if shape[0] == 0:
-        raise ValueError("got no samples (inputs of shape (0, ...)); pass at least one")
-    # NaN and infinity survive min and max: two passes, without a data-sized mask
-    if is_host(X):
-        if X.dtype.kind == "f" and not (np.isfinite(X.min()) and np.isfinite(X.max())):
-            row = int(np.argwhere(~np.isfinite(X))[0][0])
-            raise ValueError(f"inputs contain NaN or infinity (first in row {row}); clean the data first")
-        return backend.asfloat(X)
-    X = backend.asfloat(X)
-    xp = backend.xp
-    if not bool(xp.isfinite(xp.min(X)) & xp.isfinite(xp.max(X))):
-        raise ValueError("inputs contain NaN or infinity; clean the data first")
-    return X
-
-
-def prepare(model: Any, X: Any, y: Any) -> tuple[Any, Any]:
-    """Inputs and targets, checked once and moved to the backend."""
-    X = prepare_inputs(model, X)
-    return X, model.loss.targets(y, (X.shape[0], model.n_outputs), model.backend.dtype)
 
 
 # -- the passes -------------------------------------------------------------------------------
@@ -199,48 +127,6 @@ def pass_totals(model: Any) -> list[Any]:
     """The pass's summed loss, its count, right answers and compared values, as they stand."""
     loss, accuracy = model.loss, model.accuracy
     return [loss.accumulated_sum, loss.accumulated_count, accuracy.accumulated_sum, accuracy.accumulated_count]
-
-
-class History:
-    """The per-epoch numbers ``train`` returns, kept as the device's totals until the run ends.
-
-    Losses are divided as the device would divide them (in the float dtype of their sum), accuracies
-    in float64, a count over a count, as the book's ``np.mean`` of booleans.
-    """
-
-    def __init__(self, validation: bool) -> None:
-        self.epochs: list[tuple[list[Any], Any, float]] = []
-        self.validations: list[list[Any]] | None = [] if validation else None
-
-    def add_epoch(self, totals: list[Any], regularization: Any, learning_rate: float) -> None:
-        self.epochs.append((totals, regularization, learning_rate))
-
-    def add_validation(self, totals: list[Any]) -> None:
-        assert self.validations is not None
-        self.validations.append(totals)
-
-    def read(self, backend: Any) -> dict[str, list[float]]:
-        """The history as host floats; a loss that became NaN or infinite is an error naming its epoch."""
-        validations = self.validations or []
-        wanted = [value for totals, regularization, _ in self.epochs for value in (totals[0], totals[2], regularization)]
-        wanted += [value for totals in validations for value in (totals[0], totals[2])]
-        numbers = iter(backend.read_later(wanted).values())
-        values: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
-        for epoch, (totals, _, learning_rate) in enumerate(self.epochs, start=1):
-            loss_sum, right, penalty = next(numbers), next(numbers), next(numbers)
-            data_loss = loss_sum / totals[1]
-            for key, value in (("loss", data_loss + penalty), ("data_loss", data_loss), ("regularization_loss", penalty),
-                               ("accuracy", right / totals[3]), ("learning_rate", learning_rate)):
-                values[key].append(float(value))
-            if not is_finite(values["loss"][-1]):
-                raise NotFiniteError(f"epoch {epoch}")
-        if self.validations is not None:
-            values.update(val_loss=[], val_accuracy=[])
-            for totals in validations:
-                loss_sum, right = next(numbers), next(numbers)
-                values["val_loss"].append(float(loss_sum) / totals[1])
-                values["val_accuracy"].append(float(right / totals[3]))
-        return values
 
 
 class TrainingRun:

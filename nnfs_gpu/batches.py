@@ -1,0 +1,77 @@
+"""A call's data: its arguments checked, its arrays checked on the host and moved to the backend
+once, and its batches as slices of the moved arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import checks
+from .backends import is_host
+
+
+def check_arguments(
+    epochs: Any, batch_size: Any, print_every: Any, validation_data: Any, shuffle: Any, verbose: Any, progress: Any
+) -> None:
+    """Checks ``Model.train``'s arguments before any work: each error names the argument, what it
+    got and what it needs."""
+    checks.whole_number(epochs, "epochs", minimum=0, owner="train")
+    check_batch_size(batch_size, "train")
+    checks.whole_number(print_every, "print_every", minimum=1, owner="train")
+    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        sequence = isinstance(validation_data, (tuple, list))
+        got = f"a {type(validation_data).__name__} of {len(validation_data)}" if sequence else checks.shown(validation_data)
+        raise TypeError(f"train: validation_data must be a pair (X_val, y_val), got {got}")
+    checks.flag(shuffle, "shuffle", owner="train")
+    checks.flag(verbose, "verbose", owner="train")
+    if progress is not None:
+        checks.flag(progress, "progress", owner="train")
+
+
+def check_batch_size(batch_size: Any, owner: str) -> None:
+    """``batch_size`` is None (every sample in one batch) or a whole number >= 1."""
+    if batch_size is not None:
+        checks.whole_number(batch_size, "batch_size", minimum=1, owner=owner)
+
+
+def batch_slices(samples: int, batch_size: int | None) -> list[slice]:
+    check_batch_size(batch_size, "")
+    if batch_size is None:
+        return [slice(0, samples)]
+    batch_size = int(batch_size)
+    return [slice(start, min(start + batch_size, samples)) for start in range(0, samples, batch_size)]
+
+
+def prepare_inputs(model: Any, X: Any) -> Any:
+    """Checks inputs (on the host when they are host data) and moves them to the backend once."""
+    backend = model.backend
+    if is_host(X):
+        X = np.asarray(X)
+        if X.dtype.kind not in "iubf":
+            raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
+    shape = tuple(X.shape)
+    if len(shape) != 2 or shape[1] != model.n_inputs:
+        raise ValueError(
+            f"the first layer {model.layers[0]!r} expects inputs of shape (samples, {model.n_inputs}), "
+            f"got {shape}" + ("; flatten them with X.reshape(len(X), -1)" if len(shape) > 2 else "")
+        )
+    if shape[0] == 0:
+        raise ValueError("got no samples (inputs of shape (0, ...)); pass at least one")
+    # NaN and infinity survive min and max: two passes, without a data-sized mask
+    if is_host(X):
+        if X.dtype.kind == "f" and not (np.isfinite(X.min()) and np.isfinite(X.max())):
+            row = int(np.argwhere(~np.isfinite(X))[0][0])
+            raise ValueError(f"inputs contain NaN or infinity (first in row {row}); clean the data first")
+        return backend.asfloat(X)
+    X = backend.asfloat(X)
+    xp = backend.xp
+    if not bool(xp.isfinite(xp.min(X)) & xp.isfinite(xp.max(X))):
+        raise ValueError("inputs contain NaN or infinity; clean the data first")
+    return X
+
+
+def prepare(model: Any, X: Any, y: Any) -> tuple[Any, Any]:
+    """Inputs and targets, checked once and moved to the backend."""
+    X = prepare_inputs(model, X)
+    return X, model.loss.targets(y, (X.shape[0], model.n_outputs), model.backend.dtype)
