@@ -19,6 +19,11 @@ class Accuracy(PassMean):
     overshoots for several).
     """
 
+    @property
+    def name(self) -> str:
+        """What progress lines call this accuracy."""
+        return "acc"
+
     def init(self, y: Any, reinit: bool = False) -> None:
         """Learns what it needs from the training targets (nothing, except for regression)."""
 
@@ -102,6 +107,11 @@ class Regression(Accuracy):
     def __init__(self) -> None:
         super().__init__()
         self.precision: float | None = None
+
+    @property
+    def name(self) -> str:
+        """Says what counts: a regression's "accuracy" is the share of predictions within ``precision``."""
+        return "acc" if self.precision is None else f"acc(|error|<{self.precision:.3g})"
 
     def init(self, y: Any, reinit: bool = False) -> None:
         if self.precision is None or reinit:

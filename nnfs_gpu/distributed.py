@@ -25,9 +25,10 @@ from typing import Any, Iterator, NoReturn
 
 import numpy as np
 
+from . import checks
 from .backends import Backend
 from .launch import ABORT_GRACE_SECONDS
-from .training import LocalSteps
+from .training import LOCAL, LocalSteps
 from .watchdog import Watchdog
 
 INSTALL_HINT = "pip install 'nnfs_gpu[mpi]' (mpi4py and the MPICH wheel; no system MPI needed)"
@@ -204,12 +205,6 @@ def _shape(data: Any) -> tuple[int, ...]:
     return tuple(data.shape) if hasattr(data, "shape") else np.shape(data)
 
 
-def _layer_text(layer: Any) -> str:
-    penalties = [getattr(layer, name, 0.0) for name in ("weight_regularizer_l1", "weight_regularizer_l2",
-                                                         "bias_regularizer_l1", "bias_regularizer_l2")]
-    return f"{layer!r} with L1/L2 {penalties}" if any(penalties) else repr(layer)
-
-
 def run_description(model: Any, X: Any, y: Any, validation_data: Any, settings: dict[str, Any]) -> dict[str, str]:
     """What must be the same on every rank of a data-parallel run, as text per item: the backend,
     the model (architecture, loss, accuracy, optimizer and its step), the data shapes and ``train``'s
@@ -218,7 +213,7 @@ def run_description(model: Any, X: Any, y: Any, validation_data: Any, settings: 
     validation = "none" if validation_data is None else f"X {_shape(validation_data[0])}, y {_shape(validation_data[1])}"
     return {
         "backend": f"{backend.name} {backend.dtype_name} ({backend.precision} precision)",
-        "layers": "[" + ", ".join(_layer_text(layer) for layer in model.layers) + "]",
+        "layers": "[" + ", ".join(repr(layer) for layer in model.layers) + "]",
         "loss": repr(model.loss),
         "accuracy": repr(model.accuracy),
         "optimizer": f"{optimizer!r} after {getattr(optimizer, 'iterations', '?')} steps",
@@ -355,3 +350,13 @@ class DataParallel(LocalSteps):
         """Sums a few host numbers over the ranks (for the printed and recorded loss and accuracy)."""
         totals = self.comm.allreduce_sum(self.comm.backend.asarray(np.asarray(numbers, dtype=np.float64)))
         return [float(value) for value in self.comm.backend.to_numpy(totals)]
+
+
+def strategy_for(distributed: Any, backend: Backend) -> LocalSteps:
+    """``Model.train``'s step strategy for its ``distributed`` argument: one process (False), the
+    ranks of this MPI launch (True), or those of a given ``Communicator``."""
+    if not isinstance(distributed, Communicator):
+        checks.flag(distributed, "distributed", owner="train")
+    if not distributed:
+        return LOCAL
+    return DataParallel(distributed if isinstance(distributed, Communicator) else communicator(backend))

@@ -73,7 +73,8 @@ class Dense(BackendBound):
             setattr(self, name, checks.real_number(regularizers.get(name, 0.0), name, at_least=0, owner="Dense"))
 
     def __repr__(self) -> str:
-        return f"Dense({self.n_inputs}, {self.n_neurons})"
+        penalties = "".join(f", {name}={getattr(self, name):g}" for name in REGULARIZERS if getattr(self, name))
+        return f"Dense({self.n_inputs}, {self.n_neurons}{penalties})"
 
     def forward(self, inputs: Any, training: bool = False) -> None:
         self.forward_product(inputs)

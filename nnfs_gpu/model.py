@@ -12,14 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from . import batches, checks, serialization
+from . import assembly, batches, checks, inspection, serialization
 from . import training as training_loop
 from .accuracy import Accuracy
-from .activations import Softmax
-from .backends import Backend, create_backend, get_backend, use_backend
-from .distributed import Communicator, DataParallel, communicator
-from .layers import Dense, Input
-from .losses import CategoricalCrossentropy, Loss, SoftmaxCategoricalCrossentropy
+from .backends import Backend, create_backend, get_backend
+from .distributed import Communicator, strategy_for
+from .losses import Loss, SoftmaxCategoricalCrossentropy
 from .optimizers import Optimizer
 from .progress import Reporter, make_reporter
 from .updates import UpdateCache
@@ -35,10 +33,17 @@ class Model:
         self.finalized = False
         self._strategy: training_loop.LocalSteps = training_loop.LOCAL
         self._updates = UpdateCache()
+        #: what each class index means (e.g. the text labels of a CSV file); saved with the model,
+        #: and ``predict_classes`` answers with them
+        self.class_labels: list[Any] | None = None
 
     def __repr__(self) -> str:
-        layers = ", ".join(repr(layer) if isinstance(layer, Dense) else type(layer).__name__ for layer in self.layers)
-        return f"Model([{layers}], loss={self.loss!r}, optimizer={self.optimizer!r}, accuracy={self.accuracy!r})"
+        return inspection.model_repr(self)
+
+    def summary(self) -> inspection.ModelSummary:
+        """A table of the layers (output shapes, parameter counts, regularizers, dropout) with the
+        totals, the backend, device and dtype, and the loss, optimizer and accuracy."""
+        return inspection.summary(self)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -79,64 +84,10 @@ class Model:
 
     def finalize(self) -> None:
         """Links the layers, checks that their shapes chain, and picks the softmax + CCE fast path."""
-        if not self.layers:
-            raise ValueError("the model has no layers; add some with model.add(...) before finalize()")
-        if self.loss is None:
-            raise ValueError("the model has no loss; call model.set(loss=...) before finalize()")
-        self._check_one_backend()
-        self._check_shapes()
-        backend = self.backend
-        for part in (self.loss, self.accuracy):
-            if part is not None:
-                part.backend = backend
-        with use_backend(backend):
-            self.input_layer = Input()
-            self.softmax_classifier_output = None
-            if isinstance(self.layers[-1], Softmax) and isinstance(self.loss, CategoricalCrossentropy):
-                self.softmax_classifier_output = SoftmaxCategoricalCrossentropy()
-        chain = [self.input_layer, *self.layers, self.loss]
-        for previous, layer, following in zip(chain, chain[1:], chain[2:]):
-            layer.prev, layer.next = previous, following
-        first = self.layers.index(self.trainable_layers[0])
-        for index, layer in enumerate(self.trainable_layers):
-            layer.needs_input_gradient = index > 0
-        self._backward_layers = self.layers[first:]  # nothing before the first Dense has parameters
-        self._forward_stages = training_loop.forward_stages(self.layers)
-        self.output_layer_activation = self.layers[-1]
-        self.loss.remember_trainable_layers(self.trainable_layers)
-        self.finalized = True
-
-    def _check_one_backend(self) -> None:
-        kinds = {(b.name, b.dtype_name, b.precision, str(b.device)) for b in (layer.backend for layer in self.layers)}
-        if len(kinds) > 1:
-            found = ", ".join(f"{layer!r} on {layer.backend.name}/{layer.backend.dtype_name}" for layer in self.layers)
-            raise ValueError(f"all layers must share one backend, got {found}; create them under one backend or use model.to(name)")
-
-    def _check_shapes(self) -> None:
-        dense = [(index, layer) for index, layer in enumerate(self.layers) if isinstance(layer, Dense)]
-        if not dense:
-            raise ValueError("the model needs at least one Dense layer")
-        for (_, previous), (index, layer) in zip(dense, dense[1:]):
-            if layer.n_inputs != previous.n_neurons:
-                raise ValueError(
-                    f"layer {index} {layer!r} takes {layer.n_inputs} inputs, but the Dense layer before it, "
-                    f"{previous!r}, gives {previous.n_neurons}; make them match"
-                )
-        self.n_inputs = dense[0][1].n_inputs
-        self.n_outputs = dense[-1][1].n_neurons
-        if not hasattr(self.layers[-1], "predictions"):
-            raise ValueError(
-                f"the last layer, {self.layers[-1]!r}, is not an activation; end the model with Softmax, "
-                f"Sigmoid or Linear (the activation that turns outputs into predictions)"
-            )
+        assembly.finalize(self)
 
     def _require_finalized(self, action: str) -> None:
-        if not self.finalized:
-            raise RuntimeError(f"call model.finalize() before {action} (after add and set)")
-        if action == "train" and (self.optimizer is None or self.accuracy is None):
-            raise RuntimeError("training needs model.set(loss=..., optimizer=..., accuracy=...)")
-        if action == "evaluate" and self.accuracy is None:
-            raise RuntimeError("evaluate needs an accuracy; call model.set(accuracy=...)")
+        assembly.require_finalized(self, action)
 
     # -- the book's passes and calls ------------------------------------------------------------
 
@@ -152,50 +103,52 @@ class Model:
         self,
         X: Any,
         y: Any,
-        *,
         epochs: int = 1,
+        *,
         batch_size: int | None = None,
-        print_every: int = 1,
+        print_every: int | None = None,
         validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
         shuffle: bool = False,
         verbose: bool = True,
         progress: bool | None = None,
+        callbacks: list[Any] = (),  # type: ignore[assignment]
         distributed: bool | Communicator = False,
     ) -> dict[str, list[float]]:
-        """Trains as the book's Model does and returns the per-epoch history.
+        """Trains as the book's Model does and returns the per-epoch history (loss, data_loss,
+        regularization_loss, accuracy, learning_rate; val_loss and val_accuracy with validation).
 
-        ``shuffle`` reorders the samples every epoch (from NumPy's global RNG, so seeds reproduce).
-        Progress shows as a progress bar with live loss and accuracy when ``progress`` is True, or is
-        None (the default) and stdout is a terminal; otherwise as the book's lines. ``verbose=False``
-        shows neither.
-        The history has loss, data_loss, regularization_loss, accuracy and learning_rate per
-        epoch, and val_loss and val_accuracy with ``validation_data``.
-        ``distributed=True`` (or a ``nnfs_gpu.distributed.Communicator``, to set a timeout) trains
-        data-parallel across the ranks of an ``mpiexec`` launch: see ``nnfs_gpu.distributed``.
-        Every argument is checked before any work; distributed ranks then compare what they are about
-        to train and stop together, naming the differences, unless it is the same.
+        ``validation_data=(X_val, y_val)``, or ``validation_split=0.2`` to hold out a random fifth.
+        ``shuffle`` reorders the samples every epoch (NumPy's global RNG: seeds reproduce).
+        ``callbacks`` (``nnfs_gpu.callbacks``: EarlyStopping, ModelCheckpoint, ...) run at each
+        epoch and step. Output: a progress bar on a terminal or in a notebook (``progress=None``,
+        the default; ``True`` always), else a line per epoch, plus a line every ``print_every``
+        steps when given; ``verbose=False`` shows nothing. The book's ``Model`` (``nnfs_gpu.book``)
+        prints the book's lines instead. ``distributed=True`` (or a ``Communicator``) trains
+        data-parallel across the ranks of an ``mpiexec`` launch (``nnfs_gpu.distributed``).
+        Every argument is checked before any work; distributed ranks compare what they are about to
+        train and stop together, naming the differences, unless it is the same.
         """
         self._require_finalized("train")
-        if not isinstance(distributed, Communicator):
-            checks.flag(distributed, "distributed", owner="train")
-        if not distributed:
-            self._strategy = training_loop.LOCAL
-        else:
-            self._strategy = DataParallel(distributed if isinstance(distributed, Communicator) else communicator(self.backend))
+        print_every = self.default_print_every if print_every is None else print_every
+        self._strategy = strategy_for(distributed, self.backend)
         settings = dict(epochs=epochs, batch_size=batch_size, print_every=print_every, shuffle=shuffle, verbose=verbose)
         with self._strategy.stopping_all_on_error():  # a bad argument on one rank stops every rank
-            batches.check_arguments(validation_data=validation_data, progress=progress, **settings)
+            batches.check_arguments(validation_data=validation_data, progress=progress, validation_split=validation_split,
+                                    callbacks=callbacks, **settings)
             self._strategy.agree(self, X, y, validation_data, settings)
-            return training_loop.fit(
-                self, X, y, epochs=epochs, batch_size=batch_size, print_every=print_every, validation_data=validation_data,
-                shuffle=shuffle, verbose=verbose, progress=progress, strategy=self._strategy,
-            )
+            return training_loop.fit(self, X, y, validation_data=validation_data, validation_split=validation_split,
+                                     progress=progress, callbacks=list(callbacks), strategy=self._strategy, **settings)
+
+    #: ``print_every`` when ``train`` is given none: no step lines (the book's Model: every step)
+    default_print_every: int | None = None
 
     def _make_reporter(self, verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True,
-                       throttled: bool = True, print_every: int = 1) -> Reporter:
+                       throttled: bool = True, print_every: int | None = 1) -> Reporter:
         """What ``train`` and ``evaluate`` report progress through (``progress.make_reporter``); the
         book's Model classes (``nnfs_gpu.book``) print the book's lines instead."""
-        return make_reporter(verbose, progress, total_steps, shows, throttled)
+        name = self.accuracy.name if self.accuracy is not None else "acc"
+        return make_reporter(verbose, progress, total_steps, shows, throttled, name)
 
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None, verbose: bool = True) -> tuple[float, float]:
         """Prints the book's ``validation, acc: ..., loss: ...`` line and returns (loss, accuracy)."""
@@ -210,7 +163,28 @@ class Model:
         batches.check_batch_size(batch_size, "predict")
         return training_loop.predict(self, X, batch_size)
 
+    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """A classifier's probabilities: per class (Softmax), or of the positive class per output
+        (Sigmoid); host NumPy, as ``predict``."""
+        if not hasattr(self.output_layer_activation, "predictions") or type(self.output_layer_activation).__name__ == "Linear":
+            raise TypeError("predict_proba: this model ends in Linear, a regressor's values are no probabilities; use predict")
+        return self.predict(X, batch_size=batch_size)
+
+    def predict_classes(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """Each sample's class: an index (Softmax), 0/1 per output (Sigmoid), or the model's
+        ``class_labels`` for those indices when it has them."""
+        classes = np.asarray(self.output_layer_activation.predictions(self.predict_proba(X, batch_size=batch_size)))
+        return classes if self.class_labels is None else np.asarray(self.class_labels)[classes]
+
     # -- parameters, devices, files ---------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Parameters and optimizer state as host NumPy arrays (see ``serialization.state_dict``)."""
+        return serialization.state_dict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Puts back what ``state_dict`` returned, on this model's backend."""
+        serialization.load_state_dict(self, state)
 
     def get_parameters(self) -> list[tuple[Any, Any]]:
         return [layer.get_parameters() for layer in self.trainable_layers]
@@ -257,6 +231,7 @@ class Model:
         for layer in parts.layers:
             model.add(layer)
         model.set(loss=parts.loss, optimizer=parts.optimizer, accuracy=parts.accuracy)
+        model.class_labels = parts.class_labels
         if model.loss is not None:
             try:
                 model.finalize()

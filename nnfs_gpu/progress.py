@@ -1,10 +1,10 @@
-"""How ``Model.train`` reports progress: the book's lines, a tqdm progress bar, or nothing.
+"""How ``Model.train`` reports progress: a progress bar, a line per epoch, the book's lines, or nothing.
 
-The book prints ``epoch: N``, ``step: ...``, ``training, ...`` and ``validation, ...`` lines; they
-suit logs and pipes, but scroll a terminal away, so on a terminal a progress bar with live loss and
-accuracy replaces them. ``Model.train`` reads numbers back from the device only for the steps it
-reports (every ``print_every`` steps and at each epoch's end); the bar shows the latest of them and
-advances on every step without reading anything.
+``nnfs_gpu.Model`` shows a tqdm bar (``tqdm.auto``: a widget in a notebook) on a terminal and in a
+notebook, with the latest loss and accuracy, and elsewhere (a pipe, a file, a log) one line per
+epoch, plus a line every ``print_every`` steps only when asked. The book's ``Model``
+(``nnfs_gpu.book``) prints the book's lines: ``epoch: N``, ``step: ...``, ``training, ...`` and
+``validation, ...``. ``Model.train`` reads numbers back from the device only for what is reported.
 """
 
 from __future__ import annotations
@@ -48,10 +48,11 @@ class Reporter:
 
     active = False
 
-    def shows_step(self, epoch: int, step: int, last: bool, print_every: int) -> bool:
+    def shows_step(self, epoch: int, step: int, last: bool, print_every: int | None) -> bool:
         """Whether the numbers of training step ``step`` of epoch ``epoch`` are reported: every
-        ``print_every`` steps and the epoch's last one, as the book prints them."""
-        return self.active and (not step % print_every or last)
+        ``print_every`` steps and the epoch's last one, as the book prints them; none without
+        ``print_every``."""
+        return self.active and print_every is not None and (not step % print_every or last)
 
     def shows_epoch(self, epoch: int) -> bool:
         """Whether the numbers of the whole epoch (the book's ``training`` line) are reported."""
@@ -74,6 +75,9 @@ class Reporter:
 
     def validation(self, accuracy: float, loss: float) -> None:
         """Numbers of a pass over the validation data."""
+
+    def epoch_done(self, epoch: int) -> None:
+        """Everything of epoch ``epoch`` has been reported."""
 
     def close(self) -> None:
         """Training ended (also on error)."""
@@ -100,23 +104,69 @@ class BookLines(Reporter):
         print(validation_line(accuracy, loss))
 
 
-class ProgressBar(Reporter):
-    """One tqdm bar over every step of every epoch, showing the latest reported numbers."""
+class EpochLines(Reporter):
+    """``nnfs_gpu.Model``'s lines where no bar can be drawn: one per epoch, with its loss, accuracy,
+    validation numbers, learning rate and the time so far, and one per ``print_every`` steps when
+    asked. Outside training (``evaluate``) the validation numbers make a line of their own."""
 
     active = True
 
-    def __init__(self, total_steps: int, throttled: bool = True) -> None:
-        from tqdm import tqdm
+    def __init__(self, accuracy_name: str = "acc") -> None:
+        self.accuracy_name, self.started = accuracy_name, time.monotonic()
+        self.current: tuple[int, int] | None = None
+        self.numbers: list[str] = []
 
-        self.bar = tqdm(total=total_steps, unit="step", file=sys.stdout, bar_format=BAR_FORMAT, **_bar_size())
+    def epoch(self, epoch: int, epochs: int) -> None:
+        self.current, self.numbers = (epoch, epochs), []
+
+    def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
+        loss = f"loss {data_loss + regularization:.4f}" + (
+            f" (data {data_loss:.4f} + regularization {regularization:.3g})" if regularization else "")
+        numbers = f"{loss}, {self.accuracy_name} {accuracy:.3f}"
+        if label == "training":
+            self.numbers[:0] = [numbers, f"lr {learning_rate:.4g}"]
+        else:
+            print(f"  {label.replace(':', '')}: {numbers}", flush=True)
+
+    def validation(self, accuracy: float, loss: float) -> None:
+        numbers = f"val_loss {loss:.4f}, val_{self.accuracy_name} {accuracy:.3f}"
+        if self.current is None:
+            print(f"validation: {numbers.replace('val_', '')}", flush=True)
+        else:
+            self.numbers.insert(1, numbers)
+
+    def epoch_done(self, epoch: int) -> None:
+        epochs = self.current[1] if self.current else epoch
+        elapsed = time.monotonic() - self.started
+        print(f"epoch {epoch}/{epochs}: {', '.join(self.numbers)} [{elapsed:.1f} s]", flush=True)
+
+
+class ProgressBar(Reporter):
+    """One tqdm bar over every step of every epoch (a widget in a notebook), showing the latest
+    reported numbers."""
+
+    active = True
+
+    def __init__(self, total_steps: int, throttled: bool = True, accuracy_name: str = "acc") -> None:
+        if in_notebook():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total_steps, unit="step")
+        else:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_steps, unit="step", file=sys.stdout, bar_format=BAR_FORMAT, **_bar_size())
         self.numbers = ""
         self.validation_numbers = ""
-        self.throttled = throttled
+        self.throttled, self.accuracy_name = throttled, accuracy_name
         self._last_read = -math.inf
 
-    def shows_step(self, epoch: int, step: int, last: bool, print_every: int) -> bool:
-        """The book's steps, read at most every BAR_READ_SECONDS when ``throttled`` (not when the
-        ranks of a distributed run must decide alike)."""
+    def shows_step(self, epoch: int, step: int, last: bool, print_every: int | None) -> bool:
+        """The book's steps (every step without ``print_every``), read at most every
+        BAR_READ_SECONDS when ``throttled``; when the ranks of a distributed run must decide alike
+        (not ``throttled``), the book's steps as every rank counts them."""
+        if print_every is None and self.throttled:
+            print_every = 1
         if not super().shows_step(epoch, step, last, print_every):
             return False
         now = time.monotonic()
@@ -132,11 +182,11 @@ class ProgressBar(Reporter):
         self.bar.update()
 
     def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
-        self.numbers = f"loss={data_loss + regularization:.3f}, acc={accuracy:.3f}"
+        self.numbers = f"loss={data_loss + regularization:.3f}, {self.accuracy_name}={accuracy:.3f}"
         self._show()
 
     def validation(self, accuracy: float, loss: float) -> None:
-        self.validation_numbers = f"val_loss={loss:.3f}, val_acc={accuracy:.3f}"
+        self.validation_numbers = f"val_loss={loss:.3f}, val_{self.accuracy_name}={accuracy:.3f}"
         self._show()
 
     def _show(self) -> None:
@@ -166,16 +216,24 @@ def stdout_is_terminal() -> bool:
         return False
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter (or Colab) kernel, where a bar is a widget."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def make_reporter(
-    verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True, throttled: bool = True
+    verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True, throttled: bool = True,
+    accuracy_name: str = "acc",
 ) -> Reporter:
-    """What ``train`` reports through: nothing when not ``verbose``; a bar when ``progress`` is True,
-    or is None and stdout is a terminal; the book's lines otherwise. ``shows=False`` (a rank other
-    than rank 0) reads the numbers the others show, and shows nothing."""
+    """What ``nnfs_gpu.Model.train`` reports through: nothing when not ``verbose``; a bar when
+    ``progress`` is True, or is None on a terminal or in a notebook; a line per epoch otherwise.
+    ``shows=False`` (a rank other than rank 0) reads the numbers the others show, and shows nothing."""
     if not verbose:
         return Reporter()
     if not shows:
         return Unshown()
-    if progress or (progress is None and stdout_is_terminal()):
-        return ProgressBar(total_steps, throttled)
-    return BookLines()
+    if progress or (progress is None and (stdout_is_terminal() or in_notebook())):
+        return ProgressBar(total_steps, throttled, accuracy_name)
+    return EpochLines(accuracy_name)

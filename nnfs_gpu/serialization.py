@@ -218,6 +218,8 @@ def save_model(model: Any, path: str | Path) -> None:
             for name in model.optimizer.state_attributes:
                 if hasattr(layer, name):
                     arrays[f"layers.{index}.{name}"] = _host_array(model, index, name, path)
+    if getattr(model, "class_labels", None) is not None:
+        meta["class_labels"] = list(model.class_labels)
     _write(path, meta, arrays)
 
 
@@ -229,6 +231,54 @@ class ModelParts:
     loss: Any = None
     optimizer: Any = None
     accuracy: Any = None
+    class_labels: list[Any] | None = None
+
+
+def _class_labels(file: ModelFile) -> list[Any] | None:
+    """The original class labels a model predicts (strings or numbers), when it was saved with them."""
+    labels = file.description.get("class_labels")
+    if labels is None:
+        return None
+    if not isinstance(labels, list) or not labels or not all(
+        isinstance(label, (str, int, float)) and not isinstance(label, bool) for label in labels
+    ):
+        raise file.error(f"has bad class_labels {checks.shown(labels)}; they must be a list of strings or numbers")
+    return labels
+
+
+def state_dict(model: Any) -> dict[str, Any]:
+    """The model's trainable state as host NumPy arrays: each trainable layer's weights, biases and
+    optimizer state, and the optimizer's settings and step count."""
+    names = model.optimizer.state_attributes if model.optimizer is not None else ()
+    return {
+        "layers": [
+            {name: layer.backend.to_numpy(getattr(layer, name)).copy()
+             for name in ("weights", "biases", *names) if hasattr(layer, name)}
+            for layer in model.trainable_layers
+        ],
+        "optimizer": model.optimizer.state_dict() if model.optimizer is not None else None,
+    }
+
+
+def load_state_dict(model: Any, state: dict[str, Any]) -> None:
+    """Puts a ``state_dict`` back, checking every shape first (nothing changes when one is wrong)."""
+    if not isinstance(state, dict) or not isinstance(state.get("layers"), list):
+        raise TypeError(f"load_state_dict needs what state_dict() returns (a dict with 'layers'), got {checks.shown(state)}")
+    layers_ = model.trainable_layers
+    if len(state["layers"]) != len(layers_):
+        raise ValueError(f"load_state_dict: the state holds {len(state['layers'])} layers, the model has {len(layers_)} trainable layers")
+    for layer, arrays in zip(layers_, state["layers"]):
+        for name, array in arrays.items():
+            reference = layer.weights if name.startswith("weight") else layer.biases
+            if tuple(np.shape(array)) != tuple(reference.shape):
+                raise ValueError(f"load_state_dict: {name} of {layer!r} has shape {np.shape(array)}, expected {tuple(reference.shape)}")
+    if state.get("optimizer") is not None and model.optimizer is not None:
+        model.optimizer.load_state_dict(state["optimizer"])
+    for layer, arrays in zip(layers_, state["layers"]):
+        layer.set_parameters(arrays["weights"], arrays["biases"])
+        for name, array in arrays.items():
+            if name not in ("weights", "biases"):
+                setattr(layer, name, layer.backend.copy(layer.backend.asfloat(array)))
 
 
 def load_model(path: str | Path) -> ModelParts:
@@ -242,6 +292,7 @@ def load_model(path: str | Path) -> ModelParts:
             loss=_build_part(meta.get("loss"), LOSS_TYPES, "loss", file),
             optimizer=_build_part(meta.get("optimizer"), OPTIMIZER_TYPES, "optimizer", file),
             accuracy=_build_part(meta.get("accuracy"), ACCURACY_TYPES, "accuracy", file),
+            class_labels=_class_labels(file),
         )
         unknown = next((spec for spec in meta["layers"] if spec.get("type") not in LAYER_TYPES), None)
         if unknown is not None:

@@ -20,7 +20,8 @@ import numpy as np
 
 from ._bound import reusing_step_arrays
 from .activations import ReLU, Softmax
-from .batches import batch_slices, prepare, prepare_inputs
+from .batches import batch_slices, prepare, prepare_inputs, split_validation
+from .callbacks import Callbacks
 from .history import History
 from .layers import Dense
 from .progress import Reporter
@@ -132,14 +133,15 @@ def pass_totals(model: Any) -> list[Any]:
 class TrainingRun:
     """One ``Model.train`` call: its epochs and steps, with what they share."""
 
-    def __init__(self, model: Any, strategy: LocalSteps, report: Reporter, batches: list[slice], print_every: int) -> None:
-        self.model, self.strategy, self.report = model, strategy, report
+    def __init__(self, model: Any, strategy: LocalSteps, report: Reporter, batches: list[slice], print_every: int | None,
+                 hooks: Callbacks) -> None:
+        self.model, self.strategy, self.report, self.hooks = model, strategy, report, hooks
         self.batches, self.print_every = batches, print_every
         self.update = model._updates.for_training(model.trainable_layers, model.optimizer, model.backend)
         self.watch = Watch(model.backend)
 
-    def epoch(self, X: Any, y: Any, shuffle: bool, number: int) -> list[Any]:
-        """Trains on every batch once; returns the pass's totals (see ``pass_totals``), over all ranks."""
+    def epoch(self, X: Any, y: Any, shuffle: bool, number: int, history: History) -> None:
+        """Trains on every batch once, and adds the pass's numbers (over all ranks) to ``history``."""
         model, xp = self.model, self.model.backend.xp
         model.loss.new_pass()
         model.accuracy.new_pass()
@@ -147,9 +149,14 @@ class TrainingRun:
             order = model.backend.asarray(self.strategy.shuffled_order(X.shape[0]))
             X, y = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
         for step, rows in enumerate(self.batches):
+            self.hooks.step_begin(number, step)
             self.step(X, y, rows, step, number)
+            self.hooks.step_end(number, step)
         self.watch.pass_ended(model.loss.accumulated_sum)
-        return self.strategy.sums(pass_totals(model))
+        totals, penalty = self.strategy.sums(pass_totals(model)), regularization(model)
+        history.add_epoch(totals, penalty, model.optimizer.current_learning_rate)
+        if self.report.shows_epoch(number):
+            self.show("training", totals, penalty, f"epoch {number}")
 
     def step(self, X: Any, y: Any, rows: slice, step: int, epoch: int) -> None:
         model, strategy, report = self.model, self.strategy, self.report
@@ -193,40 +200,47 @@ def fit(
     *,
     epochs: int,
     batch_size: int | None,
-    print_every: int,
+    print_every: int | None,
     validation_data: tuple[Any, Any] | None,
+    validation_split: float,
     shuffle: bool,
     verbose: bool,
     progress: bool | None,
+    callbacks: list[Any],
     strategy: LocalSteps,
 ) -> dict[str, list[float]]:
     """``Model.train``: trains and returns the per-epoch history."""
     model._forward_stages = forward_stages(model.layers)
+    if validation_split:
+        X, y, validation_data = split_validation(X, y, validation_split, model.backend)
     X, y = prepare(model, X, y)
     validation = prepare(model, *validation_data) if validation_data is not None else None
     model.accuracy.init(y)
     batches = batch_slices(X.shape[0], batch_size)
     strategy.start(X.shape[0], batches, model.trainable_layers)
     history = History(validation is not None)
+    hooks = Callbacks(model, callbacks, history)
     step_objects = [*model.layers, model.softmax_classifier_output or model.loss]
     report = model._make_reporter(verbose, progress, epochs * len(batches), shows=strategy.is_root,
                                   throttled=not strategy.collective, print_every=print_every)
     with report, reusing_step_arrays(step_objects):
-        run = TrainingRun(model, strategy, report, batches, print_every)
+        run = TrainingRun(model, strategy, report, batches, print_every, hooks)
         watch = run.watch
+        hooks.train_begin()
         for epoch in range(1, epochs + 1):
             watch.when_read([], lambda epoch=epoch: report.epoch(epoch, epochs))
-            totals = run.epoch(X, y, shuffle, epoch)
-            penalty = regularization(model)
-            history.add_epoch(totals, penalty, model.optimizer.current_learning_rate)
-            if report.shows_epoch(epoch):
-                run.show("training", totals, penalty, f"epoch {epoch}")
+            hooks.epoch_begin(epoch)
+            run.epoch(X, y, shuffle, epoch, history)
             if validation is not None:
                 validation_totals = evaluate_pass(model, *validation, batch_size)
                 history.add_validation(validation_totals)
                 show_validation(watch, report, validation_totals)
+            watch.when_read([], lambda epoch=epoch: report.epoch_done(epoch))
+            if hooks.epoch_end(epoch):
+                break
         watch.check()
         watch.finish()
+        hooks.train_end()
     return history.read(model.backend)
 
 

@@ -101,8 +101,8 @@ def test_train_without_arguments_learns_the_books_spiral_network(tmp_path):
     lines = succeeded(run_cli("train", cwd=tmp_path)).splitlines()
     assert lines[0].startswith("backend: numpy (NumPy ")
     assert "with Dense(2, 64), ReLU, Dense(64, 3), Softmax; Adam(learning_rate=0.05, decay=5e-07" in lines[1]
-    assert lines[2] == "epoch: 1" and "epoch: 1000" in lines and "epoch: 1001" not in lines
-    assert lines[3].startswith("step: 0, acc: ") and lines[4].startswith("training, acc: ")
+    assert lines[2].startswith("epoch 1/1000: loss 1.09") and ", acc 0." in lines[2] and ", lr 0.05 [" in lines[2]
+    assert [line.split(":")[0] for line in lines[2:-1]] == [f"epoch {n}/1000" for n in range(1, 1001)]
     summary = lines[-1]
     assert summary.startswith("trained 1000 epochs in ")
     assert float(summary.split("acc: ")[1].split(",")[0]) > 0.85  # chance is 1/3
@@ -137,7 +137,7 @@ def test_train_with_each_optimizer(tmp_path, optimizer, extra, shown):
     args = ["--optimizer", optimizer, "--learning-rate", "0.01", "--decay", "0.001", *extra, "--epochs", "2"]
     lines = succeeded(run_cli("train", *args, cwd=tmp_path)).splitlines()
     assert shown in lines[1]
-    assert "epoch: 2" in lines and lines[-1].startswith("trained 2 epochs")
+    assert lines[3].startswith("epoch 2/2: ") and lines[-1].startswith("trained 2 epochs")
 
 
 def test_train_options_shape_the_saved_model_and_write_the_plots(tmp_path):
@@ -146,8 +146,8 @@ def test_train_options_shape_the_saved_model_and_write_the_plots(tmp_path):
     out = succeeded(run_cli("train", *args, "--epochs", "4", "--seed", "3", "--save", "m.model", "--plot", "h.png", cwd=tmp_path))
     lines = out.splitlines()
     assert lines[1].startswith("classification of 240 samples")  # 20% of 300 held out
-    assert [line.split(",")[0] for line in lines[2:8]] == ["epoch: 1", "step: 0", "step: 1", "step: 2", "step: 3", "training"]
-    assert lines[8].startswith("validation, acc: ")
+    assert [line.split(":")[0] for line in lines[2:6]] == ["epoch 1/4", "epoch 2/4", "epoch 3/4", "epoch 4/4"]
+    assert ", val_loss " in lines[2] and "(data " in lines[2]  # validation numbers, and the L2 penalty
     model = Model.load(tmp_path / "m.model")
     assert [type(layer).__name__ for layer in model.layers] == [
         "Dense",
@@ -191,7 +191,7 @@ def test_train_on_fashion_mnist_validates_on_its_test_set(tmp_path):
         "classification of 30 samples with Dense(784, 128), ReLU, Dense(128, 128), ReLU, Dense(128, 10), Softmax"
     )
     assert "learning_rate=0.001, decay=0.0001" in lines[1]  # chapter 19's Adam
-    assert sum(line.startswith("validation, acc: ") for line in lines) == 2
+    assert sum(", val_loss " in line for line in lines) == 2
 
 
 @pytest.mark.parametrize("kind", ["npz", "csv"])

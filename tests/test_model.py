@@ -69,14 +69,18 @@ def test_train_evaluate_predict_with_batches_and_validation(backend, spiral, cap
     assert history["loss"][-1] == pytest.approx(history["data_loss"][-1] + history["regularization_loss"][-1])
     assert history["learning_rate"][-1] == pytest.approx(0.05 / (1 + 5e-5 * (200 * 5 - 1)))
 
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == "epoch: 1"
-    assert out[1].startswith("step: 0, acc: ") and "(data_loss: " in out[1] and ", lr: 0.05" in out[1]
-    assert [line.split(",")[0] for line in out[1:7]] == ["step: 0", "step: 2", "step: 4", "training", "validation", "epoch: 2"]
+    out = capsys.readouterr().out.splitlines()  # not a terminal: a line per epoch, and every print_every steps
+    assert len(out) == 200 * 4
+    assert [line.split(":")[0] for line in out[:5]] == ["  step 0", "  step 2", "  step 4", "epoch 1/200", "  step 0"]
+    assert out[0].startswith("  step 0: loss 1.09") and ", acc 0." in out[0]
+    last = out[-1]
+    assert last.startswith(f"epoch 200/200: loss {history['loss'][-1]:.4f}") and f"acc {history['accuracy'][-1]:.3f}" in last
+    assert f"val_loss {history['val_loss'][-1]:.4f}, val_acc {history['val_accuracy'][-1]:.3f}" in last
+    assert f"lr {history['learning_rate'][-1]:.4g}" in last
 
     loss, accuracy = model.evaluate(X_val, y_val, batch_size=50)
     assert (loss, accuracy) == pytest.approx((history["val_loss"][-1], history["val_accuracy"][-1]))
-    assert capsys.readouterr().out.startswith("validation, acc: ")
+    assert capsys.readouterr().out == f"validation: loss {loss:.4f}, acc {accuracy:.3f}\n"
 
     confidences = model.predict(X_val, batch_size=32)
     assert isinstance(confidences, np.ndarray) and confidences.shape == (300, 3)

@@ -1,4 +1,5 @@
-"""Progress of ``Model.train``: a tqdm bar on a terminal, the book's lines elsewhere, nothing when silenced.
+"""Progress of ``Model.train``: a tqdm bar on a terminal or in a notebook, a line per epoch elsewhere,
+nothing when silenced (the book's ``Model`` prints the book's lines: tests/test_book.py).
 
 The terminal cases run the command under a pseudo-terminal, as a user's shell runs it; the rest run
 ``Model.train`` in this process, where pytest's captured stdout is not a terminal.
@@ -55,7 +56,7 @@ def test_a_terminal_gets_a_progress_bar_with_live_numbers_instead_of_the_books_l
     assert "trained 300 epochs" in out
 
 
-def test_a_pipe_gets_the_books_lines_and_no_bar(tmp_path):
+def test_a_pipe_gets_a_line_per_epoch_and_no_bar(tmp_path):
     environment = {**os.environ, "NNFS_GPU_BACKEND": "numpy", "OPENBLAS_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "nnfs_gpu", "train", "--epochs", "3"],
@@ -67,14 +68,9 @@ def test_a_pipe_gets_the_books_lines_and_no_bar(tmp_path):
     )
     assert result.returncode == 0
     assert "%|" not in result.stdout + result.stderr
-    assert [line.split(",")[0] for line in result.stdout.splitlines()[2:8]] == [
-        "epoch: 1",
-        "step: 0",
-        "training",
-        "epoch: 2",
-        "step: 0",
-        "training",
-    ]
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[2:5]] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert lines[5].startswith("trained 3 epochs") and len(lines) == 6
 
 
 def spiral_model() -> Model:
@@ -95,7 +91,7 @@ def spiral():
 
 
 @pytest.mark.parametrize(
-    "verbose, show, bar, book_lines",
+    "verbose, show, bar, lines",
     [
         (True, True, True, False),
         (True, False, False, True),
@@ -104,15 +100,52 @@ def spiral():
         (False, None, False, False),
     ],
 )
-def test_train_chooses_bar_book_lines_or_silence(spiral, capsys, verbose, show, bar, book_lines):
+def test_train_chooses_bar_epoch_lines_or_silence(spiral, capsys, verbose, show, bar, lines):
     X, y = spiral
     with nnfs_gpu.use_backend("numpy"):
         history = spiral_model().train(X, y, epochs=4, batch_size=50, verbose=verbose, progress=show, validation_data=(X, y))
     out = capsys.readouterr().out
-    assert (BAR in out) == bar  # progress=None: pytest's captured stdout is no terminal, so book lines
-    assert ("epoch: 4\n" in out and "validation, acc: " in out) == book_lines
+    assert (BAR in out) == bar  # progress=None: pytest's captured stdout is no terminal, so lines
+    assert ("epoch 4/4: loss " in out and ", val_acc " in out) == lines
     assert (out == "") == (not verbose)
     assert len(history["loss"]) == 4
+
+
+def test_ten_epochs_in_a_pipe_print_ten_lines(spiral, capsys):
+    """Outside a terminal the modern Model prints a line per epoch, not the book's line per step."""
+    X, y = spiral
+    with nnfs_gpu.use_backend("numpy"):
+        spiral_model().train(X, y, 10, batch_size=32)
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == [f"epoch {n}/10" for n in range(1, 11)]
+
+
+def test_a_notebook_gets_a_bar(monkeypatch, spiral):
+    """A Jupyter kernel (an IPython shell with a kernel) gets tqdm.auto's bar, not lines."""
+    import types
+
+    kernel_shell = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel_shell))
+    assert progress.in_notebook()
+    assert isinstance(progress.make_reporter(True, None, 10), progress.ProgressBar)
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))  # a plain python
+    assert not progress.in_notebook()
+    assert isinstance(progress.make_reporter(True, None, 10), progress.EpochLines)
+
+
+def test_a_regression_says_what_its_accuracy_counts(capsys):
+    from nnfs_gpu import Linear, MeanSquaredError, Regression
+    from nnfs_gpu.datasets import sine_data
+
+    X, y = sine_data(200)
+    with nnfs_gpu.use_backend("numpy"):
+        model = Model()
+        for layer in (Dense(1, 16, weight_scale=0.1), ReLU(), Dense(16, 1, weight_scale=0.1), Linear()):
+            model.add(layer)
+        model.set(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.01), accuracy=Regression())
+        model.finalize()
+        model.train(X, y, epochs=1)
+    precision = np.std(y) / 250
+    assert f"acc(|error|<{precision:.3g}) " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("seconds_between_reads, read", [

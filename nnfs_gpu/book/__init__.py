@@ -79,8 +79,10 @@ class Model(_Model):
     """The final chapters' ``Model``, printing the book's lines (``epoch:``, ``step:``, ``training,``,
     ``validation,``) wherever it runs, as the book's does."""
 
+    default_print_every = 1  # the book's Model prints every step's line unless told otherwise
+
     def _make_reporter(self, verbose: bool, progress: bool | None, total_steps: int = 0, shows: bool = True,
-                       throttled: bool = True, print_every: int = 1) -> Reporter:
+                       throttled: bool = True, print_every: int | None = 1) -> Reporter:
         if progress or not verbose or not shows:
             return super()._make_reporter(verbose, progress, total_steps, shows, throttled, print_every)
         return self._book_lines(print_every)
