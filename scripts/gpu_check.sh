@@ -6,8 +6,8 @@
 # It needs python3 with CuPy, NumPy and pytest (as on the H200 image); the wheels are installed with
 # `pip install --target` into a folder put on PYTHONPATH (no venv, no ensurepip). Every step runs under
 # `timeout`, cut to what is left of the budget. OUT_DIR gets 7 files: environment.json (driver, CUDA,
-# NVRTC, CuPy, array-api-compat versions), pytest.log (the GPU tests), launch_count.json (real launches
-# and syncs per step against the recording stand-in's), graph_capture.json, bench-quick.json, steps.log
+# NVRTC, CuPy, array-api-compat versions), pytest.log (the GPU tests), launch_count.json (real launches,
+# copies and syncs per step against the recording stand-in's), graph_capture.json, bench-quick.json, steps.log
 # (every step's output: install, demo, benchmark) and summary.json (read it first).
 # Exits non-zero when a step fails or when the CuPy tests did not run.
 # GPU_CHECK_DRY_RUN=1 prints each step with its time limit instead of running it.

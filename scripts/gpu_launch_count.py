@@ -1,10 +1,13 @@
-"""Counts the real launches and host synchronisations of one training step on a GPU, to check the
-recording stand-in's model (tests/cupy_standin) against CuPy on the device. gpu_check.sh runs it.
+"""Counts the real launches, copies and host synchronisations of one training step on a GPU, to
+check the recording stand-in's model (tests/cupy_standin) against CuPy on the device. gpu_check.sh
+runs it.
 
 Prints one JSON object: for each workload and mode of tests/launch_workloads.py (the steps the
 budget test counts on the stand-in), the kernels, memsets and copies the GPU ran and the host calls
 that waited, as CUDA's profiling interface saw them through torch.profiler (CUPTI records every CUDA
-call of the process, CuPy's included), beside the stand-in's count (launch_workloads.STEP_COUNTS).
+call of the process, CuPy's included), counted as the stand-in's are (``launch_workloads.step_counts``:
+launches are kernels and memsets, copies on their own, and the waits inside a step, which runs in a
+``record_function`` range), beside the stand-in's count (launch_workloads.STEP_COUNTS).
 Without a usable GPU or without torch it says why and exits 0: the counts are then missing, not zero.
 """
 
@@ -22,6 +25,8 @@ SYNC_CALLS = frozenset({
     "cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize", "cudaMemcpy",
     "cuStreamSynchronize", "cuCtxSynchronize", "cuEventSynchronize", "cuMemcpyDtoH_v2", "cuMemcpy",
 })
+#: the profiler range each training step runs in
+STEP_RANGE = "nnfs_gpu step"
 
 
 def classify(name: str, on_device: bool) -> str | None:
@@ -34,18 +39,27 @@ def classify(name: str, on_device: bool) -> str | None:
 
 
 def summarize(events: collections.Counter, standin: dict[str, int] | None) -> dict[str, Any]:
-    """One step's counts by kind, the launches (kernels, memsets, copies) against the stand-in's."""
+    """One step's counts, as the stand-in's are counted, beside the stand-in's."""
+    from launch_workloads import step_counts
+
     kinds = collections.Counter()
     for (kind, _), count in events.items():
         kinds[kind] += count
-    launches = kinds["kernel"] + kinds["memset"] + kinds["copy"]
-    measured = {"launches": launches, "syncs": kinds["sync"]}
+    measured = step_counts(list(events.elements()))
     return {**measured, "by_kind": dict(kinds), "standin": standin, "matches_standin": measured == standin,
             "operations": {f"{kind} {name}": count for (kind, name), count in sorted(events.items())}}
 
 
+def in_step() -> Any:
+    """A profiler range around a training step (``launch_workloads.one_step`` puts every step in one)."""
+    from torch.profiler import record_function
+
+    return record_function(STEP_RANGE)
+
+
 class DeviceRecording:
-    """torch.profiler around a block; afterwards ``events`` holds (kind, name) of what it saw."""
+    """torch.profiler around a block; afterwards ``events`` holds (kind, name) of what it saw, a wait
+    made inside a step's range named as the step's (``launch_workloads.IN_STEP``)."""
 
     def __enter__(self) -> "DeviceRecording":
         from torch.profiler import ProfilerActivity, profile
@@ -57,14 +71,19 @@ class DeviceRecording:
 
     def __exit__(self, *exc: object) -> None:
         import cupy
+        from launch_workloads import IN_STEP
         from torch.autograd import DeviceType
 
         cupy.cuda.Device().synchronize()  # outside what is counted: the profiler stops after this
         self.profiler.__exit__(*exc)
-        for event in self.profiler.events():
+        events = list(self.profiler.events())
+        steps = [(event.time_range.start, event.time_range.end) for event in events if event.name == STEP_RANGE]
+        for event in events:
             kind = classify(event.name, event.device_type == DeviceType.CUDA)
-            if kind is not None:
-                self.events.append((kind, event.name))
+            if kind is None:
+                continue
+            inside = kind == "sync" and any(start <= event.time_range.start <= end for start, end in steps)
+            self.events.append((kind, f"{IN_STEP if inside else ''}{event.name}"))
 
 
 def why_not_runnable() -> str | None:
@@ -94,7 +113,7 @@ def main() -> int:
     with nnfs_gpu.use_backend("cupy"):
         for workload, mode in STEP_COUNTS:
             try:
-                steps[f"{workload} {mode}"] = summarize(one_step(workload, mode, DeviceRecording),
+                steps[f"{workload} {mode}"] = summarize(one_step(workload, mode, DeviceRecording, in_step),
                                                         STEP_COUNTS[workload, mode])
             except Exception as error:  # report and go on: one failed count must not hide the others
                 steps[f"{workload} {mode}"] = {"error": f"{type(error).__name__}: {error}"}

@@ -1,8 +1,13 @@
-"""ElementwiseKernel bodies compiled for the host with g++ and called through ctypes.
+"""Kernel code compiled for the host with g++ and called through ctypes.
 
-A body is plain C++ over element references (``const T &grad``, ``T &param``), the index ``i``,
-raw parameters indexed by position and scalars by value, so pasted into a loop it computes on the
-host what it computes on the GPU, given the same floating-point environment:
+An ElementwiseKernel body is plain C++ over element references (``const T &grad``, ``T &param``),
+the index ``i``, raw parameters indexed by position and scalars by value, so pasted into a loop it
+computes on the host what it computes on the GPU. A RawKernel's CUDA source runs on the host with
+its block's threads taken one after another: the body becomes a loop over ``threadIdx.x``, and each
+``__syncthreads()`` ends that loop and starts the next, so every thread finishes the stretch before
+a barrier before any thread starts the stretch after it (one legal schedule of the block; the
+registry's RawSource says what shape of kernel this takes). Given the same floating-point
+environment, the numbers are the GPU's:
 - ``-ffp-contract=off``: no fused multiply-add (the kernels promise none: ``--fmad=false``);
 - float32 flushes subnormal inputs and results to zero, as CuPy's ``-ftz=true`` makes the GPU do
   (x86 MXCSR FTZ and DAZ, AArch64 FPCR.FZ), set for the loop and restored after it;
@@ -16,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,12 +31,8 @@ from typing import Any
 
 import numpy as np
 
-#: the C type CuPy writes for each dtype (cupy/_core/_scalar.pyx)
-C_TYPES = {
-    "bool": "bool", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long long",
-    "uint8": "unsigned char", "uint16": "unsigned short", "uint32": "unsigned int",
-    "uint64": "unsigned long long", "float32": "float", "float64": "double",
-}
+from nnfs_gpu.backends.cupy_kernels import C_TYPES
+
 CTYPES_SCALARS = {
     "bool": ctypes.c_bool, "int8": ctypes.c_byte, "int16": ctypes.c_short, "int32": ctypes.c_int,
     "int64": ctypes.c_longlong, "uint8": ctypes.c_ubyte, "uint16": ctypes.c_ushort, "uint32": ctypes.c_uint,
@@ -164,3 +166,100 @@ class flushing_subnormals:
 
     def __exit__(self, *exc: object) -> None:
         self.library.nnfs_restore(ctypes.c_ulonglong(self.saved))
+
+
+#: what a RawKernel's CUDA source needs on the host: one block's coordinates, and a barrier that
+#: ends the loop over the block's threads and starts the next one (see the module docstring)
+CUDA_ON_HOST = r"""
+struct nnfs_dim3 { unsigned int x, y, z; };
+static nnfs_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+#define __global__
+#define __device__
+#define __shared__ static
+#define __syncthreads() } for (threadIdx.x = 0; threadIdx.x < blockDim.x; ++threadIdx.x) {
+extern "C" void nnfs_configure(unsigned int blocks, unsigned int threads, unsigned int block) {
+    gridDim.x = blocks; blockDim.x = threads; blockIdx.x = block;
+}
+"""
+THREAD_LOOP = "for (threadIdx.x = 0; threadIdx.x < blockDim.x; ++threadIdx.x) {"
+DTYPES_OF_C_TYPES = {ctype: dtype for dtype, ctype in C_TYPES.items()}
+
+
+class HostCodeError(ValueError):
+    """A RawKernel's source has a shape the host cannot run as the GPU would; the message says which."""
+
+
+@dataclass(frozen=True)
+class RawParam:
+    name: str
+    dtype: str
+    pointer: bool
+    const: bool
+
+
+def _matching(text: str, start: int, opening: str, closing: str) -> int:
+    """The index of the bracket closing the one at ``start``."""
+    depth = 0
+    for index in range(start, len(text)):
+        depth += {opening: 1, closing: -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    raise HostCodeError(f"unbalanced {opening}{closing} in the kernel's source")
+
+
+class HostRawKernel:
+    """A RawKernel's source (with its typedefs) for the host, callable on NumPy arrays and scalars."""
+
+    def __init__(self, code: str, name: str) -> None:
+        #: the dtype of each type placeholder, from the source's typedefs
+        self.typedefs = {alias: DTYPES_OF_C_TYPES[ctype] for ctype, alias in re.findall(r"typedef (.+?) (\w+);", code)}
+        self.float32 = "float32" in self.typedefs.values()
+        signature = re.search(rf'extern "C" __global__ void {name}\s*\(', code)
+        if signature is None:
+            raise HostCodeError(f'no extern "C" __global__ function {name} in the source')
+        closing = _matching(code, signature.end() - 1, "(", ")")
+        self.params = [self._param(text, self.typedefs) for text in code[signature.end():closing].split(",")]
+        opening = code.index("{", closing)
+        body_end = _matching(code, opening, "{", "}")
+        body = self._serialized(code[opening + 1:body_end])
+        self.library = _build(f"{FLOATING_ENVIRONMENT}{CUDA_ON_HOST}{code[:opening + 1]}{body}{code[body_end:]}")
+        self.function = getattr(self.library, name)
+        self.function.restype = None
+
+    @staticmethod
+    def _param(text: str, typedefs: dict[str, str]) -> RawParam:
+        words = text.replace("*", " * ").split()
+        ctype = " ".join(word for word in words[:-1] if word not in ("const", "*"))
+        dtype = typedefs.get(ctype) or DTYPES_OF_C_TYPES.get(ctype)
+        if dtype is None:
+            raise HostCodeError(f"parameter {text.strip()!r}: the host checks know the types {sorted(C_TYPES)}")
+        return RawParam(words[-1], dtype, "*" in words, "const" in words)
+
+    @staticmethod
+    def _serialized(body: str) -> str:
+        """The body as loops over the block's threads: ``__shared__`` declarations first, outside them."""
+        if re.search(r"\breturn\b", body):
+            raise HostCodeError("a RawKernel the host runs has no return: a thread that returns early would end "
+                                "the loop over the block's threads (guard the rest with an if instead)")
+        for barrier in re.finditer(r"__syncthreads\(\)", body):
+            if body[:barrier.start()].count("{") != body[:barrier.start()].count("}"):
+                raise HostCodeError("every __syncthreads() must stand at the top level of the kernel's body")
+        shared = re.match(r"(\s*__shared__[^;]*;)*", body).end()
+        return f"{body[:shared]}\n    {THREAD_LOOP}{body[shared:]}}}\n"
+
+    def __call__(self, blocks: int, threads: int, arguments: list[Any]) -> None:
+        """Runs the ``blocks`` blocks of ``threads`` threads one after another; arrays are C-contiguous
+        NumPy arrays of their parameter's dtype, written in place; scalars NumPy scalars of theirs."""
+        values = []
+        for param, argument in zip(self.params, arguments, strict=True):
+            is_array = isinstance(argument, np.ndarray)
+            fits = param.pointer == is_array and (not is_array or argument.flags.c_contiguous)
+            if not fits or np.dtype(argument.dtype) != np.dtype(param.dtype):
+                raise TypeError(f"{param.name}: expected a C-contiguous {param.dtype} array" if param.pointer
+                                else f"{param.name}: expected a {param.dtype} scalar")
+            values.append(ctypes.c_void_p(argument.ctypes.data) if param.pointer
+                          else CTYPES_SCALARS[param.dtype](argument.item()))
+        with flushing_subnormals(self.float32):
+            for block in range(blocks):
+                self.library.nnfs_configure(ctypes.c_uint(blocks), ctypes.c_uint(threads), ctypes.c_uint(block))
+                self.function(*values)

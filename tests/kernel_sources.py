@@ -51,15 +51,15 @@ class Variant:
 
 
 def variants(source: Any) -> list[Variant]:
-    """Every dtype combination, operand layout and indexing width (a RawKernel's source is one)."""
-    if source.kind == "raw":
-        return [Variant((), "as written", 0)]
+    """Every dtype combination, operand layout and indexing width (a RawKernel's source has one
+    layout, as written, and does its own indexing: 64-bit)."""
     names = sorted(source.type_dtypes)
+    layouts = {"reduction": getattr(source, "layouts", ()), "raw": ("as written",)}.get(source.kind, LAYOUTS)
     return [
         Variant(tuple(zip(names, dtypes)), layout, bits)
         for dtypes in itertools.product(*(source.type_dtypes[name] for name in names))
-        for layout in (source.layouts if source.kind == "reduction" else LAYOUTS)
-        for bits in INDEX_BITS
+        for layout in layouts
+        for bits in ((64,) if source.kind == "raw" else INDEX_BITS)
     ]
 
 
@@ -154,8 +154,8 @@ def reduction_code(source: Any, variant: Variant, cp: SimpleNamespace) -> str:
 
 
 def raw_code(source: Any, variant: Variant, cp: SimpleNamespace) -> str:
-    """A RawKernel's source, as CuPy compiles it: as written, without CuPy's headers."""
-    return source.code
+    """A RawKernel's source for the variant's dtypes, as CuPy compiles it: without CuPy's headers."""
+    return source.code_for(dict(variant.dtypes))
 
 
 def nvrtc_options(kernel_options: tuple[str, ...], architecture: str, cp: SimpleNamespace) -> list[str]:

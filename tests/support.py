@@ -111,6 +111,43 @@ def assert_sum_within_bound(actual: Any, expected: Any, terms: np.ndarray | None
     assert np.all(difference <= 2 * bound), (difference.max(), bound)
 
 
+def transcendental_sum_bound(terms: np.ndarray) -> np.ndarray:
+    """How far two sums of ``terms`` may lie apart when each term went through an ``exp`` or ``log``
+    of its own (within CROSS_DEVICE_ULPS["transcendental"] of each other) and each sum took its own
+    order: the terms' difference plus twice ``summation_bound``."""
+    terms = np.asarray(terms)
+    ulps = CROSS_DEVICE_ULPS["transcendental"]
+    return 2 * summation_bound(terms) + ulps * np.finfo(terms.dtype).eps * np.abs(terms.astype(np.float64)).sum()
+
+
+def softmax_bound(probabilities: np.ndarray) -> np.ndarray:
+    """How far two softmaxes of the same rows may lie apart, element by element, when each took its
+    own ``exp`` (within CROSS_DEVICE_ULPS["transcendental"] of the other's) and summed each row in its
+    own order: a probability ``e / s`` moves with its exponential, with the row's sum (by the same
+    relative amount, plus ``classes - 1`` roundings of each order) and with its division, so by at
+    most ``p · eps · (2 · ulps + classes)``; one more eps for second-order terms, and the smallest
+    normal where a value lies where float32 flushes subnormals to zero."""
+    probabilities = np.asarray(probabilities)
+    info = np.finfo(probabilities.dtype)
+    classes = probabilities.shape[-1]
+    relative = info.eps * (2 * CROSS_DEVICE_ULPS["transcendental"] + classes + 1)
+    return relative * np.abs(probabilities.astype(np.float64)) + 2 * float(info.smallest_normal)
+
+
+def assert_within_bound(actual: Any, expected: np.ndarray, bound: np.ndarray, what: str = "") -> None:
+    """``actual`` within ``bound`` of ``expected`` element by element, NaN where it is NaN and the
+    same infinity where it is infinite."""
+    actual, expected = host(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (what, actual.dtype, expected.dtype)
+    special = ~np.isfinite(expected)
+    same_specials = np.array_equal(actual[special], expected[special], equal_nan=True) and np.all(
+        np.isfinite(actual[~special]))
+    assert same_specials, f"{what}: NaN or infinities differ"
+    difference = np.abs(actual[~special].astype(np.float64) - expected[~special].astype(np.float64))
+    beyond = difference > np.broadcast_to(bound, expected.shape)[~special]
+    assert not beyond.any(), f"{what}: {int(beyond.sum())} values beyond the bound, the worst {difference.max()}"
+
+
 def host(array: Any) -> np.ndarray:
     return nnfs_gpu.to_numpy(array)
 

@@ -26,6 +26,18 @@ def counted(recorder, action) -> dict[str, int]:
     return window.by_kind()
 
 
+def pinned(cp, a):
+    import cupyx
+
+    return cupyx.empty_pinned((), a.dtype)
+
+
+def recorded_event(cp):
+    event = cp.cuda.Event(disable_timing=True)
+    event.record()
+    return event
+
+
 @pytest.mark.parametrize(
     "name, action, expected",
     [
@@ -54,6 +66,9 @@ def counted(recorder, action) -> dict[str, int]:
          {"kernel": 2}),
         ("take_along_axis of a matrix", lambda cp, a: cp.take_along_axis(a, cp.zeros((6, 1), cp.int64), 1),
          {"memset": 1, "kernel": 5}),
+        ("a copy into pinned memory", lambda cp, a: a[0, 0].get(out=pinned(cp, a), blocking=False), {"copy": 1}),
+        ("a blocking copy into pinned memory", lambda cp, a: a[0, 0].get(out=pinned(cp, a)), {"copy": 1, "sync": 1}),
+        ("an event's record and query", lambda cp, a: recorded_event(cp).done, {}),
     ],
 )
 def test_known_sequences(standin, name, action, expected):
@@ -78,6 +93,8 @@ def test_values_are_numpys(standin):
         (lambda cp, a: a[a > 0], "boolean masks synchronise"),
         (lambda cp, a: cp.mean(a), "does not model cupy.mean"),
         (lambda cp, a: cp.sum(a, out=cp.empty(())), r"out=...\) on CUB's path"),
+        (lambda cp, a: a[0, 0].get(out=np.empty((), a.dtype), blocking=False), "asynchronous only into pinned memory"),
+        (lambda cp, a: __import__("cupyx").zeros_pinned((3,)), "does not model cupyx.zeros_pinned"),
     ],
 )
 def test_what_it_does_not_model_fails_loudly(standin, action, message):
@@ -128,3 +145,61 @@ def test_the_cupy_backend_runs_on_it_with_its_own_namespace(standin):
         assert isinstance(x, cp.ndarray) and backend.owns(x)
         assert counted(recorder, lambda: backend.relu_backward(x, x)) == {"kernel": 1}
         assert counted(recorder, lambda: backend.to_numpy(x)) == {"copy": 1, "sync": 1}
+
+
+def test_an_event_is_done_once_the_device_caught_up_or_the_host_waited(standin):
+    """The device runs DEVICE_LAG operations behind the host: asking never waits, waiting is a sync."""
+    from cupy_standin.recorder import DEVICE_LAG
+
+    cp, recorder = standin
+    a = cp.asarray(np.ones(3, np.float32))
+    event = recorded_event(cp)
+    assert not event.done
+    for _ in range(DEVICE_LAG - 1):
+        a += 1.0
+    assert not event.done
+    a += 1.0
+    assert event.done
+    late = recorded_event(cp)
+    a += 1.0
+    assert counted(recorder, late.synchronize) == {"sync": 1} and late.done
+    assert recorder.done(recorder.queued - 1) and not recorder.done(recorder.queued)
+
+
+def raw_launch(cp, name: str, *args, block: int | None = None, dtypes=None):
+    from nnfs_gpu.backends.cupy_kernels import KERNELS, kernel
+
+    source = KERNELS[name]
+    return kernel(name, **(dtypes or {"T": "float32", "L": "uint8"}))((1,), (block or source.threads,), args)
+
+
+def test_a_raw_kernel_runs_once_on_the_host_as_its_block_would(standin):
+    cp, recorder = standin
+    outputs = cp.asarray(np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.2, 0.2, 0.6]], np.float32))
+    labels = cp.asarray(np.array([1, 1, 2], np.uint8))
+    batch, total = cp.empty((), cp.int64), cp.asarray(np.int64(40))
+    launch = lambda: raw_launch(cp, "argmax_matches", outputs, labels, np.int64(3), np.int64(3), np.bool_(True),
+                                batch, total)
+    assert counted(recorder, launch) == {"kernel": 1}
+    assert (int(batch.get()), int(total.get())) == (2, 42)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"running": True}, "running is a bool; pass NumPy scalars"),
+        ({"rows": np.int32(3)}, "rows: expected a int64 scalar"),
+        ({"labels": "strided"}, "labels is not C-contiguous"),
+        ({"block": 128}, r"blocks of \(128,\) threads \(registry: 256\)"),
+        ({"dtypes": {"T": "float16", "L": "uint8"}}, "kernel argmax_matches takes"),
+    ],
+)
+def test_a_raw_kernel_called_otherwise_than_its_source_declares_is_refused(standin, change, message):
+    cp, _ = standin
+    outputs, batch, total = cp.asarray(np.ones((4, 3), np.float32)), cp.empty((), cp.int64), cp.empty((), cp.int64)
+    labels = cp.asarray(np.zeros(8, np.uint8))[::2] if change.get("labels") else cp.asarray(np.zeros(4, np.uint8))
+    arguments = dict(rows=np.int64(4), classes=np.int64(3), running=np.bool_(False))
+    arguments.update({name: value for name, value in change.items() if name in arguments})
+    with pytest.raises((StandinError, ValueError), match=message):
+        raw_launch(cp, "argmax_matches", outputs, labels, *arguments.values(), batch, total,
+                   block=change.get("block"), dtypes=change.get("dtypes"))

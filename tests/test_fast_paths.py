@@ -7,7 +7,8 @@ import pytest
 
 import nnfs_gpu
 from nnfs_gpu import Backend
-from support import HANG_GUARD_S, assert_cross_device, assert_sum_within_bound, gemm_bound, host, summation_bound
+from support import HANG_GUARD_S, assert_cross_device, assert_sum_within_bound, assert_within_bound, gemm_bound, host
+from support import softmax_bound, summation_bound, transcendental_sum_bound
 
 
 def assert_same(fast, generic, backend) -> None:
@@ -19,6 +20,15 @@ def assert_same(fast, generic, backend) -> None:
         assert_cross_device(fast, generic, "exact")
     else:
         np.testing.assert_array_equal(fast, generic)
+
+
+def assert_same_softmax(fast, generic, backend) -> None:
+    """As ``assert_same``, but on a GPU the row kernel adds each row in its own order (the registry's
+    "reduction" agreement for softmax): within ``softmax_bound``."""
+    if backend.name == "cupy":
+        assert_within_bound(fast, host(generic), softmax_bound(host(generic)), "softmax")
+    else:
+        assert_same(fast, generic, backend)
 
 
 @pytest.fixture
@@ -56,7 +66,7 @@ def test_relu_backward(backend, arrays):
 
 def test_softmax(backend, arrays):
     logits = arrays(257, 10)
-    assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
+    assert_same_softmax(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 
 @pytest.mark.parametrize("label_dtype", ["int64", "uint8", "uint64", "int32"])
@@ -71,7 +81,7 @@ def test_softmax_crossentropy_backward(backend, arrays, rng, label_dtype):
 @pytest.mark.parametrize("classes", [1, 3, 7, 8, 40])
 def test_softmax_for_few_and_many_classes(backend, arrays, classes, rows):
     logits = arrays(rows, classes)
-    assert_same(backend.softmax(logits), Backend.softmax(backend, logits), backend)
+    assert_same_softmax(backend.softmax(logits), Backend.softmax(backend, logits), backend)
 
 
 @pytest.mark.parametrize("shape", [(3000, 3), (100, 64), (7, 200), (5, 4096)])
@@ -83,6 +93,38 @@ def test_add_bias(backend, arrays, shape):
     Backend.add_bias(backend, generic, biases)
     assert_same(fast, generic, backend)
     np.testing.assert_array_equal(host(fast), host(output) + host(biases))
+
+
+def test_bias_and_activation(backend, arrays):
+    """Both write the biased product into ``z``; bias + ReLU is exact everywhere."""
+    z, biases = arrays(300, 10), arrays(1, 10)
+    fast, generic = backend.copy(z), backend.copy(z)
+    assert_same(backend.bias_relu(fast, biases), Backend.bias_relu(backend, generic, biases), backend)
+    assert_same(fast, generic, backend)
+    fast, generic = backend.copy(z), backend.copy(z)
+    assert_same_softmax(backend.bias_softmax(fast, biases), Backend.bias_softmax(backend, generic, biases), backend)
+    assert_same(fast, generic, backend)
+
+
+@pytest.mark.parametrize("label_dtype", ["uint8", "int64"])
+def test_batch_sums_and_running_totals(backend, arrays, rng, label_dtype):
+    """A batch's summed cross-entropy and its right answers, alone and added into a running total:
+    equal to the generic code's, except the cross-entropy on a GPU (CUDA's log, the kernel's order of
+    additions: within ``transcendental_sum_bound``, and one more rounding for the total)."""
+    probabilities = Backend.softmax(backend, arrays(700, 10))
+    labels = backend.asarray(rng.integers(0, 10, 700).astype(label_dtype))
+    terms = -np.log(np.clip(host(probabilities)[np.arange(700), host(labels).astype(np.int64)], 1e-7, 1 - 1e-7))
+    starts = {"crossentropy_sum": backend.asfloat(3.5), "argmax_matches": backend.asarray(np.int64(5))}
+    for op, start in starts.items():
+        fast, generic = getattr(backend, op), getattr(Backend, op).__get__(backend)
+        ours = [fast(probabilities, labels)[0], *fast(probabilities, labels, backend.copy(start))]
+        theirs = [generic(probabilities, labels)[0], *generic(probabilities, labels, backend.copy(start))]
+        for mine, reference in zip(ours, theirs):
+            if backend.name == "cupy" and op == "crossentropy_sum":
+                rounding = np.finfo(terms.dtype).eps * abs(float(host(reference)))
+                assert_within_bound(mine, host(reference), transcendental_sum_bound(terms) + rounding, op)
+            else:
+                np.testing.assert_array_equal(host(mine), host(reference))
 
 
 @pytest.mark.parametrize("label_dtype", ["int64", "uint8", "uint64", "int32"])

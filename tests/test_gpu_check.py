@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import gpu_check_report  # noqa: E402
 import gpu_launch_count  # noqa: E402
+from launch_workloads import IN_STEP  # noqa: E402
 
 
 def run(*command: str, **environment: str) -> subprocess.CompletedProcess:
@@ -96,7 +97,9 @@ def test_profiler_events_are_classified_as_the_stand_in_counts():
     assert classify("Memcpy DtoH (Device -> Pageable)", on_device=True) == "copy"
     assert classify("cudaStreamSynchronize", on_device=False) == "sync"
     assert classify("cudaLaunchKernel", on_device=False) is None
-    events = collections.Counter({("kernel", "gemm"): 8, ("memset", "Memset (Device)"): 1, ("sync", "cudaMemcpy"): 3})
-    counted = gpu_launch_count.summarize(events, {"launches": 9, "syncs": 3})
-    assert (counted["launches"], counted["syncs"], counted["matches_standin"]) == (9, 3, True)
-    assert gpu_launch_count.summarize(events, {"launches": 45, "syncs": 0})["matches_standin"] is False
+    events = collections.Counter({("kernel", "gemm"): 8, ("memset", "Memset (Device)"): 1,
+                                  ("copy", "Memcpy DtoH (Device -> Pinned)"): 2, ("sync", "cudaEventSynchronize"): 1,
+                                  ("sync", f"{IN_STEP}cudaMemcpy"): 3})
+    counted = gpu_launch_count.summarize(events, {"launches": 9, "copies": 2, "syncs": 3})
+    assert (counted["launches"], counted["copies"], counted["syncs"], counted["matches_standin"]) == (9, 2, 3, True)
+    assert gpu_launch_count.summarize(events, {"launches": 9, "copies": 2, "syncs": 4})["matches_standin"] is False

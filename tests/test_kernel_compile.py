@@ -21,12 +21,12 @@ from nnfs_gpu.backends import cupy_kernels
 from nnfs_gpu.backends.base import FLOAT_DTYPES
 from nnfs_gpu.backends.cupy_kernels import KERNELS, RawSource, ReductionSource
 
-#: one kernel of each other kind, as the registry will hold them (none does yet)
+#: a ReductionKernel (the registry holds none yet) and a minimal RawKernel, to see the check handle both kinds
 EXAMPLES = [
     ReductionSource("sum_of_squares", "T x", "T y", "x * x", "a + b", "y = a", "0", agreement="reduction",
                     differs="CuPy adds in a tree, the generic code in NumPy's order"),
-    RawSource("fill_one", code='extern "C" __global__ void nnfs_gpu_fill_one(float *x, long long n) {'
-                               " long long i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) x[i] = 1.0f; }"),
+    RawSource("fill_one", code='extern "C" __global__ void nnfs_gpu_fill_one(T *x, long long n) {'
+                               " long long i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) x[i] = (T)1; }"),
 ]
 
 
@@ -55,11 +55,12 @@ def test_a_planted_syntax_or_type_error_fails_the_check():
 def test_reduction_and_raw_kernels_compile_and_a_planted_error_fails():
     count, failures = compile_all(EXAMPLES)
     assert not failures, "\n\n".join(failures)
-    assert count == 2 * (2 * 2 * 2) + 2  # float32/64, two layouts, two index widths, two architectures; raw: 2
+    # float32/64 x two layouts x two index widths x two architectures; a RawKernel has one layout, one width
+    assert count == 2 * (2 * 2 * 2) + 2 * 2
     reduction, raw = EXAMPLES
     count, failures = compile_all([dataclasses.replace(reduction, map_expr="x * x +"),
-                                   dataclasses.replace(raw, code=raw.code.replace("1.0f", "one"))])
-    assert len(failures) == count == 18
+                                   dataclasses.replace(raw, code=raw.code.replace("(T)1", "one"))])
+    assert len(failures) == count == 20
     assert all("error" in failure for failure in failures)
 
 

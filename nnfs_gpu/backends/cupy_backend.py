@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import numpy as np
 
-from .base import Backend
-from .cupy_kernels import FUSED_DTYPES, kernel
+from .base import CLIP, Backend, Readback
+from .cupy_kernels import FUSED_DTYPES, KERNELS, LABEL_DTYPES, kernel
 
 INSTALL_HINT = "pip install 'nnfs_gpu[cuda13]' (or 'nnfs_gpu[cuda12]' for a CUDA 12 driver)"
+
+
+class PinnedReadback(Readback):
+    """Numbers on their way into pinned host memory: an event recorded after their copies says
+    when they have arrived, so ``ready`` never waits and ``values`` waits only if they have not."""
+
+    def __init__(self, values: list[Any], slots: list[np.ndarray | None], event: Any) -> None:
+        super().__init__(values)
+        self._slots, self._event = slots, event
+
+    def ready(self) -> bool:
+        return self._event.done
+
+    def values(self) -> list[Any]:
+        if not self._event.done:
+            self._event.synchronize()
+        return [value if slot is None else slot[()] for value, slot in zip(self._values, self._slots)]
 
 
 class CupyBackend(Backend):
     name = "cupy"
     array_library = "cupy"
     supports_views = True
+
+    def __init__(self, dtype: str = "float32", precision: str | None = None) -> None:
+        super().__init__(dtype, precision)
+        # readbacks whose copies may still be running: their pinned buffers must not go back to
+        # CuPy's pool (which stages host-to-device copies in it) before the copies are done
+        self._in_flight: collections.deque[PinnedReadback] = collections.deque()
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -60,6 +84,27 @@ class CupyBackend(Backend):
 
         cupy.cuda.get_current_stream().synchronize()
 
+    def read_later(self, values: list[Any]) -> Readback:
+        """Copies the 0-d device arrays among ``values`` asynchronously, on the current stream, into
+        pinned host memory, and records an event after them: nothing waits for the device here."""
+        on_device = [self.owns(value) for value in values]
+        if not any(on_device) or any(mine and value.ndim != 0 for mine, value in zip(on_device, values)):
+            return super().read_later(values)
+        import cupy
+        import cupyx
+
+        while self._in_flight and self._in_flight[0].ready():
+            self._in_flight.popleft()
+        slots = [cupyx.empty_pinned((), value.dtype) if mine else None for mine, value in zip(on_device, values)]
+        for value, slot in zip(values, slots):
+            if slot is not None:
+                value.get(out=slot, blocking=False)
+        event = cupy.cuda.Event(disable_timing=True)
+        event.record()
+        readback = PinnedReadback(values, slots, event)
+        self._in_flight.append(readback)
+        return readback
+
     def describe(self) -> str:
         import cupy
 
@@ -94,6 +139,77 @@ class CupyBackend(Backend):
     def _fusable(self, *arrays: Any) -> bool:
         dtypes = {str(array.dtype) for array in arrays}
         return len(dtypes) == 1 and dtypes <= set(FUSED_DTYPES)
+
+    def _rows_fusable(self, x: Any, out: Any, *others: Any) -> bool:
+        """Whether a kernel over the rows of the matrix ``x`` (into ``out``) takes these arrays."""
+        return (x.ndim == 2 and x.size > 0 and self._fusable(x, *others, *(() if out is None else (out,)))
+                and (out is None or out.shape == x.shape))
+
+    def _is_bias_row(self, biases: Any, x: Any) -> bool:
+        return biases.shape == (1, x.shape[1])
+
+    def _out_like(self, x: Any, out: Any) -> Any:
+        import cupy
+
+        return cupy.empty_like(x) if out is None else out
+
+    def bias_relu(self, z: Any, biases: Any, out: Any = None) -> Any:
+        if not (self._rows_fusable(z, out, biases) and self._is_bias_row(biases, z)):
+            return super().bias_relu(z, biases, out)
+        return kernel("bias_relu")(biases, z, self._out_like(z, out))[1]
+
+    def softmax(self, x: Any, out: Any = None) -> Any:
+        if not self._rows_fusable(x, out):
+            return super().softmax(x, out)
+        outputs = self._out_like(x, out)
+        kernel("softmax")(x, x.shape[1], outputs, size=x.shape[0])
+        return outputs
+
+    def bias_softmax(self, z: Any, biases: Any, out: Any = None) -> Any:
+        if not (self._rows_fusable(z, out, biases) and self._is_bias_row(biases, z)):
+            return super().bias_softmax(z, biases, out)
+        outputs = self._out_like(z, out)
+        kernel("bias_softmax")(biases, z.shape[1], z, outputs, size=z.shape[0])
+        return outputs
+
+    def crossentropy_sum(self, probabilities: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        if not self._block_sum_fusable(probabilities, labels, total, probabilities.dtype):
+            return super().crossentropy_sum(probabilities, labels, total)
+        scalar = probabilities.dtype.type
+        return self._block_sum("crossentropy_sum", probabilities, labels, total, probabilities.dtype,
+                               scalar(CLIP), scalar(1 - CLIP))
+
+    def argmax_matches(self, outputs: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
+        if not self._block_sum_fusable(outputs, labels, total, np.dtype(np.int64)):
+            return super().argmax_matches(outputs, labels, total)
+        return self._block_sum("argmax_matches", outputs, labels, total, np.dtype(np.int64))
+
+    def _block_sum_fusable(self, outputs: Any, labels: Any, total: Any, total_dtype: np.dtype) -> bool:
+        """Whether a one-block sum over the rows of ``outputs`` with their ``labels`` takes them: the
+        kernels read both as contiguous, and keep the running total in ``total_dtype``."""
+        return (
+            self.owns(outputs) and self._rows_fusable(outputs, None) and outputs.flags.c_contiguous
+            and self.owns(labels) and labels.ndim == 1 and labels.shape[0] == outputs.shape[0]
+            and labels.flags.c_contiguous and labels.dtype.name in LABEL_DTYPES
+            and (total is None or (self.owns(total) and total.ndim == 0 and total.dtype == total_dtype))
+        )
+
+    def _block_sum(self, name: str, outputs: Any, labels: Any, total: Any, total_dtype: np.dtype,
+                   *scalars: Any) -> tuple[Any, Any]:
+        """The one-block kernel ``name``: the batch's sum, and the running ``total`` updated in place
+        (a new one for the first batch, so that the first batch's sum stays what it is)."""
+        import cupy
+
+        batch = cupy.empty((), dtype=total_dtype)
+        running = total is not None
+        total = total if running else cupy.empty((), dtype=total_dtype)
+        rows, classes = outputs.shape
+        source = KERNELS[name]
+        kernel(name, T=outputs.dtype.name, L=labels.dtype.name)(
+            (1,), (source.threads,),
+            (outputs, labels, *scalars, np.int64(rows), np.int64(classes), np.bool_(running), batch, total),
+        )
+        return batch, total
 
     def relu_backward(self, dvalues: Any, inputs: Any, out: Any = None) -> Any:
         if not self._fusable(dvalues, inputs):

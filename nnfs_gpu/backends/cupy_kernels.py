@@ -1,20 +1,24 @@
 """Fused CUDA kernels for the CuPy backend's hot ops, in one registry (``KERNELS``).
 
-One kernel launch instead of a chain of elementwise operations, each with its own temporary.
-Kernels are built on first use and cached (CuPy compiles them with NVRTC on their first call), so
-importing nnfs_gpu never touches the GPU. The backend falls back to the generic code for dtypes a
-kernel does not take.
+One kernel launch instead of a chain of elementwise operations, each with its own temporary: the
+element-wise ones (bias + ReLU, ReLU's gradient, the softmax + cross-entropy gradient, the optimizer
+updates) and the softmax (a thread per row, an ElementwiseKernel over the rows) as
+ElementwiseKernels; a batch's summed cross-entropy and count of right answers, each with the
+pass's running total, as single-block RawKernels. Kernels are built on first use and cached (CuPy
+compiles them with NVRTC on their first call), so importing nnfs_gpu never touches the GPU. The
+backend falls back to the generic code for dtypes and layouts a kernel does not take.
 
 Every kernel is an entry of ``KERNELS``; the CPU-side checks read it, so a new entry is checked
 without further work: ``tests/test_kernel_compile.py`` generates the source CuPy would compile for
 each dtype, layout and indexing width and compiles it with NVRTC, and
-``tests/test_kernel_semantics.py`` runs the body compiled for the host against the generic code
+``tests/test_kernel_semantics.py`` runs the code compiled for the host against the generic code
 (it needs a case for the new kernel's op in ``tests/kernel_cases.py``, and says so).
 
 An ``exact`` kernel promises the generic code's arithmetic, rounding for rounding: it is compiled
 with ``--fmad=false``, because the assembler would otherwise contract every ``a * b + c`` into one
 fused multiply-add (one rounding instead of two). A kernel that may differ says how in
-``agreement`` (a tolerance kind of ``tests/support.py``) and why in ``differs``.
+``agreement`` (a tolerance kind of ``tests/support.py``) and why in ``differs``; those that take an
+``exp`` or a ``log`` never run in book precision (``precision.py`` takes the generic code there).
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from typing import Any, ClassVar, Mapping
 FUSED_DTYPES = ("float32", "float64")
 #: the label dtypes the losses accept for sparse class indices (NumPy kinds 'b', 'i', 'u')
 LABEL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+#: the C type CuPy writes for each dtype (cupy/_core/_scalar.pyx)
+C_TYPES = {
+    "bool": "bool", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long long",
+    "uint8": "unsigned char", "uint16": "unsigned short", "uint32": "unsigned int",
+    "uint64": "unsigned long long", "float32": "float", "float64": "double",
+}
 #: what a kernel promises about its results against the generic code
 AGREEMENTS = ("exact", "transcendental", "reduction")
 
@@ -114,16 +124,31 @@ class ReductionSource(KernelSource):
 
 @dataclass(frozen=True)
 class RawSource(KernelSource):
-    """A ``cupy.RawKernel``: its CUDA source as it is, with ``extern "C"`` function ``function_name``."""
+    """A ``cupy.RawKernel`` run as one block of ``threads`` threads: its CUDA source, with ``extern
+    "C"`` function ``function_name``, is written over the type placeholders of ``type_dtypes`` and
+    the constant ``THREADS``, which ``code_for`` defines (one compiled kernel per dtype combination).
+
+    The host checks run a block's threads one after another between barriers, so a
+    ``__syncthreads()`` stands at the top level of the body, ``__shared__`` arrays are declared at
+    its start, and there is no ``return`` (``tests/host_kernels.py`` refuses other shapes)."""
 
     code: str
+    threads: int = 256
 
     kind: ClassVar[str] = "raw"
 
-    def build(self) -> Any:
+    def code_for(self, dtypes: Mapping[str, str]) -> str:
+        """The source compiled for ``dtypes`` (a dtype for each type placeholder)."""
+        if set(dtypes) != set(self.type_dtypes) or any(
+                dtype not in self.type_dtypes[name] for name, dtype in dtypes.items()):
+            raise ValueError(f"kernel {self.name} takes {dict(self.type_dtypes)}, got {dict(dtypes)}")
+        typedefs = "".join(f"typedef {C_TYPES[dtypes[name]]} {name};\n" for name in sorted(dtypes))
+        return f"{typedefs}#define THREADS {self.threads}\n{self.code}"
+
+    def build(self, **dtypes: str) -> Any:
         import cupy
 
-        return cupy.RawKernel(self.code, self.function_name, options=self.options)
+        return cupy.RawKernel(self.code_for(dtypes), self.function_name, options=self.options)
 
 
 _ADAM_BODY = (
@@ -132,6 +157,83 @@ _ADAM_BODY = (
     "param += (-learning_rate * (momentums / momentum_correction))"
     " / (sqrt(cache / cache_correction) + epsilon)"
 )
+
+
+def _row_softmax(add_biases: bool) -> str:
+    """The body of a softmax over row ``i`` of ``z`` into ``outputs``, one thread per row: the
+    generic code's operations (``biases`` added to ``z`` in place first when ``add_biases``), its
+    maximum NaN-propagating as ``max``, its sum added left to right."""
+    bias = "z[start + column] = z[start + column] + biases[column];" if add_biases else ""
+    return (
+        "const long long start = i * classes;"
+        "T largest = 0;"
+        "for (long long column = 0; column < classes; ++column) {"
+        f"  {bias}"
+        "  const T value = z[start + column];"
+        "  largest = column == 0 || value > largest || value != value ? value : largest;"
+        "}"
+        "T total = 0;"
+        "for (long long column = 0; column < classes; ++column) {"
+        "  const T exponential = exp(z[start + column] - largest);"
+        "  outputs[start + column] = exponential;"
+        "  total += exponential;"
+        "}"
+        "for (long long column = 0; column < classes; ++column) {"
+        "  outputs[start + column] = outputs[start + column] / total;"
+        "}"
+    )
+
+
+_ROW_SOFTMAX_DIFFERS = (
+    "CUDA's exp (within 2 ulp) and each row summed left to right, where the generic code sums in "
+    "CUB's order on a GPU and NumPy's pairwise order on the CPU"
+)
+
+#: a single block's sum of one term per row: thread t adds rows t, t + THREADS, ... in order, then
+#: thread 0 adds the threads' sums in order (a fixed order, so the same inputs give the same bits),
+#: writes the batch's sum and adds it into the running total (``running``) or starts it
+_BLOCK_SUM = """
+extern "C" __global__ void nnfs_gpu_{name}({parameters}, const long long rows, const long long classes,
+                                          const bool running, {sum_type} *batch, {sum_type} *total) {{
+    __shared__ {sum_type} partial[THREADS];
+    {{
+        {sum_type} sum = 0;
+        for (long long row = threadIdx.x; row < rows; row += THREADS) {{
+            {term}
+        }}
+        partial[threadIdx.x] = sum;
+    }}
+    __syncthreads();
+    if (threadIdx.x == 0) {{
+        {sum_type} sum = 0;
+        for (int thread = 0; thread < THREADS; ++thread) {{
+            sum += partial[thread];
+        }}
+        batch[0] = sum;
+        total[0] = running ? total[0] + sum : sum;
+    }}
+}}
+"""
+
+#: ``-log`` of each row's probability at its label, clipped to [low, high] as ``Backend.clip``
+#: clips (NaN stays NaN); a label outside [0, classes) gives NaN, where CuPy's indexing would
+#: silently wrap it, so that the run stops at its next check instead of reading past the row
+_CROSSENTROPY_TERM = """const long long label = (long long)labels[row];
+            T value = label >= 0 && label < classes ? probabilities[row * classes + label] : (T)nan("");
+            value = value > low || value != value ? value : low;
+            value = value < high || value != value ? value : high;
+            sum += -log(value);"""
+
+#: 1 where the row's first largest output (its first NaN, as ``argmax``) is at the row's label
+_ARGMAX_MATCH_TERM = """const T *values = outputs + row * classes;
+            long long best = 0;
+            for (long long column = 1; column < classes && values[best] == values[best]; ++column) {
+                if (values[column] > values[best] || values[column] != values[column]) {
+                    best = column;
+                }
+            }
+            sum += best == (long long)labels[row] ? 1 : 0;"""
+
 
 KERNELS: dict[str, KernelSource] = {
     source.name: source
@@ -146,6 +248,29 @@ KERNELS: dict[str, KernelSource] = {
             scalars=("classes", "samples"),
             type_dtypes={"T": FUSED_DTYPES, "L": LABEL_DTYPES},
             raw_ndim={"probabilities": 2, "labels": 1},
+        ),
+        ElementwiseSource("bias_relu", "T biases", "T z, T outputs",
+                          "z = z + biases; outputs = z > (T)0 || z != z ? z : (T)0"),
+        ElementwiseSource("softmax", "raw T z, int64 classes", "raw T outputs", _row_softmax(False),
+                          agreement="reduction", differs=_ROW_SOFTMAX_DIFFERS, scalars=("classes",),
+                          raw_ndim={"z": 2, "outputs": 2}),
+        ElementwiseSource("bias_softmax", "raw T biases, int64 classes", "raw T z, raw T outputs",
+                          _row_softmax(True), agreement="reduction", differs=_ROW_SOFTMAX_DIFFERS,
+                          scalars=("classes",), raw_ndim={"biases": 2, "z": 2, "outputs": 2}),
+        RawSource(
+            "crossentropy_sum",
+            code=_BLOCK_SUM.format(name="crossentropy_sum", sum_type="T", term=_CROSSENTROPY_TERM,
+                                   parameters="const T *probabilities, const L *labels, const T low, const T high"),
+            agreement="reduction",
+            differs="CUDA's log (within 1 ulp in float64, 2 in float32); the batch summed in the block's "
+                    "fixed order, where the generic code sums in CUB's order on a GPU, NumPy's on the CPU",
+            type_dtypes={"T": FUSED_DTYPES, "L": LABEL_DTYPES},
+        ),
+        RawSource(
+            "argmax_matches",
+            code=_BLOCK_SUM.format(name="argmax_matches", sum_type="long long", term=_ARGMAX_MATCH_TERM,
+                                   parameters="const T *outputs, const L *labels"),
+            type_dtypes={"T": FUSED_DTYPES, "L": LABEL_DTYPES},
         ),
         ElementwiseSource("sgd_update", "T grad, T learning_rate", "T param",
                           "param -= learning_rate * grad", scalars=("learning_rate",)),
@@ -178,6 +303,6 @@ KERNELS: dict[str, KernelSource] = {
 
 
 @functools.lru_cache(maxsize=None)
-def kernel(name: str) -> Any:
-    """The CuPy kernel called ``name``, built once."""
-    return KERNELS[name].build()
+def kernel(name: str, **dtypes: str) -> Any:
+    """The CuPy kernel called ``name`` (for a RawKernel: compiled for ``dtypes``), built once."""
+    return KERNELS[name].build(**dtypes)

@@ -18,14 +18,19 @@ What it models (from CuPy 14.2's source, cupy/_core/*.pyx):
   reduction kernel otherwise (one, e.g. a sum over axis 0);
 - integer-array indexing: fill the flat index, one kernel per index array, the gather (so
   ``take_along_axis`` on a matrix is five: CuPy adds an ``arange``);
-- ``ElementwiseKernel``: one launch, the body compiled for the host (``host_kernels.py``) so the
-  numbers are the kernel's; each call is checked against the kernel's registry entry;
+- ``ElementwiseKernel`` and ``RawKernel``: one launch, the code compiled for the host
+  (``host_kernels.py``: a RawKernel's block runs its threads one after another between barriers) so
+  the numbers are the kernel's; each call is checked against the kernel's registry entry (a
+  RawKernel's arguments also against the types its source declares);
 - host to device (``asarray`` of host data): one asynchronous copy, no wait (pinned staging);
   device to host (``get``, ``float``, ``int``, ``bool``, ``item``, ``asnumpy``): a copy and a wait;
-  ``Stream.synchronize``/``Device.synchronize``: a wait.
+  ``get(out=pinned, blocking=False)`` (``cupyx.empty_pinned``): a copy, no wait;
+  ``Stream.synchronize``/``Device.synchronize``/``Event.synchronize``: a wait;
+- timing, as a model: the device runs ``recorder.DEVICE_LAG`` operations behind the host, so
+  ``Event.done`` (which never waits) is true once that many were queued after the event's record.
 
 What it cannot know: cuBLAS's choice of kernels (a split inner dimension takes two), CUB's exact
-tile size, launches inside libraries (cuRAND), the memory pool's own work, and timing. Anything it
+tile size, launches inside libraries (cuRAND), the memory pool's own work, and real timing. Anything it
 does not model, every other CuPy function, attribute or option, raises ``StandinError`` naming it:
 a count that would be a guess fails instead. ``scripts/gpu_launch_count.py`` counts the real
 launches on a GPU (``scripts/gpu_check.sh`` runs it) to check this model.
@@ -96,10 +101,10 @@ def _cupy_modules() -> dict[str, types.ModuleType]:
         "sum", "max", "min", "argmax", "empty", "empty_like", "zeros", "zeros_like", "full", "ones", "arange",
         "array", "asarray", "asnumpy", "ascontiguousarray", "reshape", "expand_dims", "transpose", "matmul",
         "take", "take_along_axis")})
-    modelled.update(ndarray=_array.ndarray, ElementwiseKernel=_kernels.ElementwiseKernel, bool_=np.bool_,
-                    __version__=real.__version__)
-    cuda = _module("cupy.cuda", real.cuda, {"Device": Device, "Stream": Stream, "is_available": lambda: True,
-                                            "get_current_stream": lambda: Stream()})
+    modelled.update(ndarray=_array.ndarray, ElementwiseKernel=_kernels.ElementwiseKernel,
+                    RawKernel=_kernels.RawKernel, bool_=np.bool_, __version__=real.__version__)
+    cuda = _module("cupy.cuda", real.cuda, {"Device": Device, "Stream": Stream, "Event": _namespace.Event,
+                                            "is_available": lambda: True, "get_current_stream": lambda: Stream()})
     cuda.__path__ = []  # a package, as the real one: array_api_compat imports cupy.cuda.device
     device = _module("cupy.cuda.device", real.cuda.device, {"Device": Device})
     cupy = _module("cupy", real, modelled)
@@ -109,7 +114,9 @@ def _cupy_modules() -> dict[str, types.ModuleType]:
     for name, module in modules.items():
         if name.count(".") == 1:
             setattr(cupy, name.split(".")[1], module)
-    modules["cupyx"] = StandinModule("cupyx")
+    import cupyx as real_cupyx
+
+    modules["cupyx"] = _module("cupyx", real_cupyx, {"empty_pinned": _namespace.empty_pinned})
     return modules
 
 

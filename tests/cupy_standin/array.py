@@ -92,11 +92,30 @@ class ndarray:
 
     # -- reading back to the host: a copy and a wait -------------------------------------------
 
-    def get(self) -> np.ndarray:
+    def get(self, stream: Any = None, order: str = "C", out: np.ndarray | None = None,
+            blocking: bool = True) -> np.ndarray:
+        """A copy and a wait; with ``blocking=False`` into pinned ``out``, a copy queued on the
+        current stream, no wait (CuPy copies into pageable memory synchronously, so that is refused)."""
+        if stream is not None or order != "C":
+            raise StandinError("ndarray.get on a given stream or in another order is not modelled")
         recorder = active()
-        recorder.record("copy", "device to host (ndarray.get)")
-        recorder.sync("ndarray.get waits for the device")
-        return self._a.copy()
+        if blocking:
+            recorder.record("copy", "device to host (ndarray.get)")
+            recorder.sync("ndarray.get waits for the device")
+        else:
+            from .namespace import is_pinned
+
+            if out is None or not is_pinned(out):
+                raise StandinError("ndarray.get(blocking=False) is asynchronous only into pinned memory: "
+                                   "pass out=cupyx.empty_pinned(...)")
+            recorder.record("copy", "device to host (asynchronous, into pinned memory)")
+        if out is None:
+            return self._a.copy()
+        if out.shape != self.shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise StandinError(f"ndarray.get of a {self.dtype} {self.shape} array into a {out.dtype} {out.shape} "
+                               "or strided one is not modelled")
+        out[...] = self._a
+        return out
 
     def item(self) -> Any:
         return self.get().item()

@@ -1,5 +1,5 @@
-"""The stand-in's ``cupy.ElementwiseKernel``: one launch per call, the body run on the host (g++,
-``host_kernels.py``), and the call checked against the kernel's registry entry."""
+"""The stand-in's ``cupy.ElementwiseKernel`` and ``cupy.RawKernel``: one launch per call, the code run
+on the host (g++, ``host_kernels.py``), and the call checked against the kernel's registry entry."""
 
 from __future__ import annotations
 
@@ -8,13 +8,21 @@ from typing import Any
 
 import numpy as np
 
-from host_kernels import C_TYPES, HostKernel, parse_params
-from nnfs_gpu.backends.cupy_kernels import KERNELS
+from host_kernels import C_TYPES, HostKernel, HostRawKernel, parse_params
+from nnfs_gpu.backends.cupy_kernels import KERNELS, RawSource
 
 from .array import ndarray
 from .recorder import StandinError, active
 
-_HOST_KERNELS: dict[tuple, HostKernel] = {}
+_HOST_KERNELS: dict[tuple, Any] = {}
+
+
+def registry_entry(name: str) -> Any:
+    """The registry entry of the kernel CuPy knows as ``name``; a kernel outside it is refused."""
+    source = KERNELS.get(name.removeprefix("nnfs_gpu_"))
+    if source is None:
+        raise StandinError(f"kernel {name} is not in cupy_kernels.KERNELS, so no check covers it")
+    return source
 
 
 class ElementwiseKernel:
@@ -37,9 +45,7 @@ class ElementwiseKernel:
 
     def _check_against_registry(self, args: tuple[Any, ...], dtypes: dict[str, str], scalars: set[str]) -> None:
         """The compile check generates code from the registry entry: the call must be the one it describes."""
-        source = KERNELS.get(self.name.removeprefix("nnfs_gpu_"))
-        if source is None:
-            raise StandinError(f"kernel {self.name} is not in cupy_kernels.KERNELS, so no check covers it")
+        source = registry_entry(self.name)
         raw_ndim = {param.name: arg.ndim for param, arg in zip(self.params, args) if param.raw}
         problems = []
         if scalars != set(source.scalars):
@@ -89,3 +95,64 @@ class ElementwiseKernel:
         host(math.prod(shape), values)
         for target, computed in write_back:
             target[...] = computed
+
+
+class RawKernel:
+    """One launch per call of ``grid`` blocks of ``block`` threads; the arguments are checked against
+    the parameters the source declares (CuPy passes them by their own dtype without a check, so a
+    mismatch would read other bits on a GPU) and the source and launch against the registry."""
+
+    def __init__(self, code: str, name: str, options: tuple[str, ...] = (), **kwargs: Any) -> None:
+        if kwargs:
+            raise StandinError(f"RawKernel options {sorted(kwargs)} are not modelled")
+        self.code, self.name, self.options = code, name, tuple(options)
+
+    def _host(self) -> HostRawKernel:
+        key = (self.code, self.name)
+        if key not in _HOST_KERNELS:
+            _HOST_KERNELS[key] = HostRawKernel(self.code, self.name)
+        return _HOST_KERNELS[key]
+
+    def _check_against_registry(self, host: HostRawKernel, block: tuple[int, ...]) -> None:
+        source = registry_entry(self.name)
+        if not isinstance(source, RawSource):
+            raise StandinError(f"{self.name} is a {source.kind} kernel in the registry, not a RawKernel")
+        problems = []
+        try:
+            if self.code != source.code_for(host.typedefs):
+                problems.append("a source other than the registry's")
+        except ValueError as error:
+            problems.append(str(error))
+        if self.options != source.options:
+            problems.append(f"options {self.options} (registry: {source.options})")
+        if block != (source.threads,):
+            problems.append(f"blocks of {block} threads (registry: {source.threads})")
+        if problems:
+            raise StandinError(f"{self.name} is built or launched with {'; '.join(problems)}: "
+                               "the checks cover other code")
+
+    def __call__(self, grid: Any, block: Any, args: tuple[Any, ...], *, shared_mem: int = 0) -> None:
+        grid, block = tuple(np.atleast_1d(grid).tolist()), tuple(np.atleast_1d(block).tolist())
+        if len(grid) != 1 or len(block) != 1 or shared_mem:
+            raise StandinError("only one-dimensional launches without dynamic shared memory are modelled")
+        host = self._host()
+        self._check_against_registry(host, block)
+        if len(args) != len(host.params):
+            raise StandinError(f"{self.name} takes {len(host.params)} arguments, got {len(args)}")
+        values = []
+        for param, arg in zip(host.params, args):
+            if isinstance(arg, ndarray):
+                if not arg.flags.c_contiguous:
+                    raise StandinError(f"{self.name}: {param.name} is not C-contiguous, but a RawKernel reads "
+                                       "its arrays as contiguous memory")
+                values.append(arg._a)
+            elif isinstance(arg, np.generic):
+                values.append(arg)
+            else:
+                raise StandinError(f"{self.name}: {param.name} is a {type(arg).__name__}; pass NumPy scalars "
+                                   "(CuPy converts Python numbers by its own rules)")
+        active().kernel(f"RawKernel {self.name}")
+        try:
+            host(grid[0], block[0], values)
+        except TypeError as error:
+            raise StandinError(f"{self.name}: {error}") from error

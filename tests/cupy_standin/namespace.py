@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,47 @@ class Device:
 class Stream:
     def synchronize(self) -> None:
         active().sync("Stream.synchronize")
+
+
+class Event:
+    """A CUDA event: ``record`` marks the work queued so far; ``done`` asks without waiting whether
+    the device has finished it (``recorder.DEVICE_LAG`` says when it has); ``synchronize`` waits."""
+
+    def __init__(self, block: bool = False, disable_timing: bool = False, interprocess: bool = False) -> None:
+        self._upto = 0  # an event never recorded is done, as in CUDA
+
+    def record(self, stream: Any = None) -> None:
+        if stream is not None:
+            raise StandinError("Event.record on a given stream is not modelled")
+        self._upto = active().queued
+
+    @property
+    def done(self) -> bool:
+        return active().done(self._upto)
+
+    def synchronize(self) -> None:
+        active().sync("Event.synchronize waits for the device", upto=self._upto)
+
+
+# -- pinned host memory (cupyx) -------------------------------------------------------------------
+
+_PINNED: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()
+
+
+def empty_pinned(shape: Any, dtype: Any = float, order: str = "C") -> np.ndarray:
+    """A NumPy array in page-locked memory (from CuPy's pinned pool: no device work)."""
+    array = np.empty(shape, dtype=dtype, order=order)
+    _PINNED[id(array)] = array
+    return array
+
+
+def is_pinned(array: np.ndarray) -> bool:
+    """Whether ``array`` (or the array it is a view of) came from ``empty_pinned``."""
+    while isinstance(array, np.ndarray):
+        if _PINNED.get(id(array)) is array:
+            return True
+        array = array.base
+    return False
 
 
 # -- creation and transfers ---------------------------------------------------------------------
