@@ -5,7 +5,8 @@ order and dtype: scalars are rounded to the arrays' dtype first, as NumPy rounds
 nothing is compiled with fastmath, and LLVM does not contract a multiply and an add into an FMA
 unless told to. Sums follow NumPy's pairwise summation exactly (``pairwise_sum``). Exponentials and
 logarithms stay NumPy's (its SIMD ``exp``/``log`` differ from libm's in the last bit), so kernels
-stop before them and the backend calls NumPy in between. Results are therefore bit for bit those of
+stop before them and the backend calls NumPy in between. The softmax stays NumPy's: measured, its
+pass over transposed rows beats a kernel for the few classes of a classifier's head. Results are therefore bit for bit those of
 the NumPy code (tests/test_fast_paths.py checks each kernel, tests/test_numba.py whole runs).
 
 Each kernel is compiled twice: serially, and with its outer loop spread over threads for arrays of
@@ -30,8 +31,8 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # it must not run two parallel regions at once, so only the main thread uses it (``choose``)
     numba.config.THREADING_LAYER = "workqueue"
 
-#: arrays at least this large run on several threads (below it, starting them costs more)
-PARALLEL_MIN_ELEMENTS = 1 << 16
+#: arrays at least this large run on several threads (below it, starting them costs more than they save)
+PARALLEL_MIN_ELEMENTS = 1 << 20
 #: NumPy's pairwise summation adds blocks of at most this many values with 8 accumulators
 PAIRWISE_BLOCK = 128
 #: frames of the halving walk: enough for 2**60 values
@@ -40,27 +41,39 @@ STACK_DEPTH = 64
 
 def _serial_and_parallel(function: Callable) -> tuple[Any, Any]:
     """The kernel compiled serially and, as a copy under its own name (numba caches by name), in
-    parallel over its ``prange`` loop."""
+    parallel over its ``prange`` loop. ``error_model="numpy"``: a division by zero gives inf or NaN
+    as in NumPy (Python's model would check each division and keep LLVM from vectorizing the loop)."""
     copy = types.FunctionType(function.__code__, function.__globals__, f"parallel_{function.__name__}",
                               function.__defaults__, function.__closure__)
     copy.__qualname__ = f"parallel_{function.__qualname__}"
-    return numba.njit(cache=True)(function), numba.njit(cache=True, parallel=True)(copy)
+    return numba.njit(cache=True, error_model="numpy")(function), numba.njit(cache=True, parallel=True, error_model="numpy")(copy)
+
+
+MAIN_THREAD = threading.main_thread().ident
 
 
 def choose(kernels: tuple[Any, Any], size: int) -> Any:
     """The serial kernel for small arrays and in threads other than the main one, the parallel one
     for large arrays in the main thread."""
-    return kernels[size >= PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread()]
+    return kernels[size >= PARALLEL_MIN_ELEMENTS and threading.get_ident() == MAIN_THREAD]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _in_order(values: np.ndarray, start: int, count: int) -> Any:
+    """NumPy's sum of fewer than 8 values (at least one): 0 plus each in order. Starting from the
+    first value instead gives the same sum, but for the sign of a zero, which ``0 + -0`` makes +0."""
+    total = values[start]
+    total = total if total != 0 else abs(total)
+    for index in range(1, count):
+        total += values[start + index]
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _block_sum(values: np.ndarray, start: int, count: int) -> Any:
     """NumPy's sum of at most PAIRWISE_BLOCK values: in order below 8 values, else 8 accumulators."""
     if count < 8:
-        total = values[start] - values[start]
-        for index in range(count):
-            total += values[start + index]
-        return total
+        return _in_order(values, start, count)
     r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
     r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
     index = 8
@@ -82,7 +95,7 @@ def _block_sum(values: np.ndarray, start: int, count: int) -> Any:
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def pairwise_sum(values: np.ndarray, start: int, count: int) -> Any:
     """``values[start:start + count].sum()`` exactly as NumPy adds (``pairwise_sum`` in its
     loops_utils.h): blocks of up to 128 values, and above that the sum of the two halves (split at
@@ -146,30 +159,6 @@ def _relu_backward(dvalues: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> 
             out[row, column] = dvalues[row, column] * (one if inputs[row, column] > zero else zero)
 
 
-def _shift_rows(z: np.ndarray, biases: np.ndarray, add_biases: bool, out: np.ndarray) -> None:
-    """``z += biases`` in place when ``add_biases``, then ``out = z - max(z, axis=1)``: a
-    softmax up to its exponential (NaN rows stay NaN, as ``np.max`` keeps NaN)."""
-    for row in prange(z.shape[0]):
-        if add_biases:
-            for column in range(z.shape[1]):
-                z[row, column] = z[row, column] + biases[0, column]
-        largest = z[row, 0]
-        for column in range(1, z.shape[1]):
-            value = z[row, column]
-            if value > largest or value != value:
-                largest = value
-        for column in range(z.shape[1]):
-            out[row, column] = z[row, column] - largest
-
-
-def _normalize_rows(exponentials: np.ndarray) -> None:
-    """Divides each row by its sum, added as NumPy adds a contiguous row."""
-    for row in prange(exponentials.shape[0]):
-        total = pairwise_sum(exponentials[row], 0, exponentials.shape[1])
-        for column in range(exponentials.shape[1]):
-            exponentials[row, column] = exponentials[row, column] / total
-
-
 def _softmax_cce_backward(probabilities: np.ndarray, labels: np.ndarray, out: np.ndarray) -> None:
     """``(probabilities - one_hot(labels)) / samples``."""
     samples = probabilities.dtype.type(probabilities.shape[0])
@@ -181,7 +170,7 @@ def _softmax_cce_backward(probabilities: np.ndarray, labels: np.ndarray, out: np
             out[row, column] = (value - one if column == label else value) / samples
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def picked_and_clipped(values: np.ndarray, labels: np.ndarray, low: Any, high: Any, out: np.ndarray) -> None:
     """``out[i] = min(max(values[i, labels[i]], low), high)``, as the generic clip of the picked values."""
     for row in range(values.shape[0]):
@@ -190,7 +179,7 @@ def picked_and_clipped(values: np.ndarray, labels: np.ndarray, low: Any, high: A
         out[row] = value if value < high or value != value else high
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def argmax_matches(outputs: np.ndarray, labels: np.ndarray) -> int:
     """How many rows have their largest value (the first; a NaN counts as largest, as in
     ``np.argmax``) at their label."""
@@ -209,59 +198,90 @@ def argmax_matches(outputs: np.ndarray, labels: np.ndarray) -> int:
     return right
 
 
-# -- optimizer updates, element by element over flat arrays -----------------------------------------
+# -- optimizer updates, element by element over the arrays as flat views ------------------------------
+# ``settings`` are Python floats, rounded here to the arrays' dtype, as NumPy rounds a Python scalar
+# that meets a float32 array; passing them as one tuple keeps numba's call cheap. Each flat view is
+# assigned on its own line: numba 0.68's parallel lowering miscomputes a loop over views that one
+# tuple assignment made (tests/test_numba.py caught it).
 
 
-def _sgd(param: np.ndarray, grad: np.ndarray, learning_rate: Any) -> None:
-    for index in prange(param.size):
-        param[index] = param[index] - grad[index] * learning_rate
+@numba.njit(cache=True, inline="always")
+def _flat(array: np.ndarray) -> np.ndarray:
+    return array.reshape(array.size)
 
 
-def _momentum(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, learning_rate: Any, momentum: Any) -> None:
-    for index in prange(param.size):
-        velocity = momentums[index] * momentum - grad[index] * learning_rate
-        momentums[index] = velocity
-        param[index] = param[index] + velocity
+@numba.njit(cache=True, inline="always")
+def _setting(like: np.ndarray, settings: Any, index: int) -> Any:
+    return like.dtype.type(settings[index])
 
 
-def _adagrad(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, learning_rate: Any, epsilon: Any) -> None:
-    negative_rate = -learning_rate
-    for index in prange(param.size):
-        gradient = grad[index]
-        accumulated = cache[index] + gradient * gradient
-        cache[index] = accumulated
-        param[index] = param[index] + (gradient * negative_rate) / (np.sqrt(accumulated) + epsilon)
+def _sgd(param: np.ndarray, grad: np.ndarray, settings: Any) -> None:
+    p = _flat(param)
+    g = _flat(grad)
+    learning_rate = _setting(p, settings, 0)
+    for index in prange(p.size):
+        p[index] = p[index] - g[index] * learning_rate
 
 
-def _rmsprop(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, learning_rate: Any, rho: Any,
-             one_minus_rho: Any, epsilon: Any) -> None:
-    negative_rate = -learning_rate
-    for index in prange(param.size):
-        gradient = grad[index]
-        accumulated = cache[index] * rho + (gradient * gradient) * one_minus_rho
-        cache[index] = accumulated
-        param[index] = param[index] + (gradient * negative_rate) / (np.sqrt(accumulated) + epsilon)
+def _momentum(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, settings: Any) -> None:
+    p = _flat(param)
+    g = _flat(grad)
+    m = _flat(momentums)
+    learning_rate, momentum = _setting(p, settings, 0), _setting(p, settings, 1)
+    for index in prange(p.size):
+        velocity = m[index] * momentum - g[index] * learning_rate
+        m[index] = velocity
+        p[index] = p[index] + velocity
 
 
-def _adam(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, cache: np.ndarray, learning_rate: Any,
-          beta_1: Any, one_minus_beta_1: Any, beta_2: Any, one_minus_beta_2: Any, epsilon: Any,
-          momentum_correction: Any, cache_correction: Any) -> None:
-    negative_rate = -learning_rate
-    for index in prange(param.size):
-        gradient = grad[index]
-        momentum = momentums[index] * beta_1 + gradient * one_minus_beta_1
-        accumulated = cache[index] * beta_2 + (gradient * gradient) * one_minus_beta_2
-        momentums[index] = momentum
-        cache[index] = accumulated
+def _adagrad(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: Any) -> None:
+    p = _flat(param)
+    g = _flat(grad)
+    c = _flat(cache)
+    negative_rate, epsilon = -_setting(p, settings, 0), _setting(p, settings, 1)
+    for index in prange(p.size):
+        gradient = g[index]
+        accumulated = c[index] + gradient * gradient
+        c[index] = accumulated
+        p[index] = p[index] + (gradient * negative_rate) / (np.sqrt(accumulated) + epsilon)
+
+
+def _rmsprop(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: Any) -> None:
+    p = _flat(param)
+    g = _flat(grad)
+    c = _flat(cache)
+    negative_rate, rho = -_setting(p, settings, 0), _setting(p, settings, 1)
+    one_minus_rho, epsilon = _setting(p, settings, 2), _setting(p, settings, 3)
+    for index in prange(p.size):
+        gradient = g[index]
+        accumulated = c[index] * rho + (gradient * gradient) * one_minus_rho
+        c[index] = accumulated
+        p[index] = p[index] + (gradient * negative_rate) / (np.sqrt(accumulated) + epsilon)
+
+
+def _adam(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, cache: np.ndarray, settings: Any) -> None:
+    """settings: learning_rate, beta_1, 1 - beta_1, beta_2, 1 - beta_2, epsilon, and the bias
+    corrections 1 - beta_1**step and 1 - beta_2**step."""
+    p = _flat(param)
+    g = _flat(grad)
+    m = _flat(momentums)
+    c = _flat(cache)
+    negative_rate, beta_1, one_minus_beta_1 = -_setting(p, settings, 0), _setting(p, settings, 1), _setting(p, settings, 2)
+    beta_2, one_minus_beta_2, epsilon = _setting(p, settings, 3), _setting(p, settings, 4), _setting(p, settings, 5)
+    momentum_correction, cache_correction = _setting(p, settings, 6), _setting(p, settings, 7)
+    for index in prange(p.size):
+        gradient = g[index]
+        momentum = m[index] * beta_1 + gradient * one_minus_beta_1
+        accumulated = c[index] * beta_2 + (gradient * gradient) * one_minus_beta_2
+        m[index] = momentum
+        c[index] = accumulated
         step = (momentum / momentum_correction) * negative_rate
-        param[index] = param[index] + step / (np.sqrt(accumulated / cache_correction) + epsilon)
+        p[index] = p[index] + step / (np.sqrt(accumulated / cache_correction) + epsilon)
 
 
 bias_relu = _serial_and_parallel(_bias_relu)
 relu = _serial_and_parallel(_relu)
 relu_backward = _serial_and_parallel(_relu_backward)
-shift_rows = _serial_and_parallel(_shift_rows)
-normalize_rows = _serial_and_parallel(_normalize_rows)
 softmax_cce_backward = _serial_and_parallel(_softmax_cce_backward)
 sgd = _serial_and_parallel(_sgd)
 momentum = _serial_and_parallel(_momentum)

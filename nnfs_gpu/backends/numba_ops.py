@@ -43,22 +43,17 @@ def kernels() -> ModuleType | None:
 def _fused(*arrays: Any) -> ModuleType | None:
     """The kernels, when they take these arrays: C-contiguous NumPy arrays of one float dtype."""
     compiled = kernels()
-    if compiled is None:
+    if compiled is None or type(arrays[0]) is not np.ndarray or arrays[0].dtype not in FUSED_DTYPES:
         return None
-    dtype = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
-    if dtype not in FUSED_DTYPES:
-        return None
-    if all(isinstance(array, np.ndarray) and array.dtype == dtype and array.flags.c_contiguous for array in arrays):
-        return compiled
-    return None
+    dtype = arrays[0].dtype
+    for array in arrays:
+        if type(array) is not np.ndarray or array.dtype != dtype or not array.flags.c_contiguous:
+            return None
+    return compiled
 
 
 def _labels(labels: Any, rows: int) -> bool:
     return isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.shape == (rows,)
-
-
-def _flat(*arrays: np.ndarray) -> list[np.ndarray]:
-    return [array.reshape(-1) for array in arrays]
 
 
 class NumbaOps:
@@ -86,28 +81,6 @@ class NumbaOps:
         if compiled is None or inputs.shape != dvalues.shape:
             return super().relu_backward(dvalues, inputs, out)
         compiled.choose(compiled.relu_backward, dvalues.size)(dvalues, inputs, out)
-        return out
-
-    def softmax(self, x: Any, out: Any = None) -> Any:
-        result = self._softmax(x, None, out)
-        return super().softmax(x, out) if result is None else result
-
-    def bias_softmax(self, z: Any, biases: Any, out: Any = None) -> Any:
-        result = self._softmax(z, biases, out)
-        return super().bias_softmax(z, biases, out) if result is None else result
-
-    def _softmax(self, z: Any, biases: Any, out: Any) -> Any:
-        """The softmax of ``z`` (plus ``biases``, added to ``z`` in place) into ``out`` through the
-        kernels and NumPy's ``exp``; None where the kernels do not apply."""
-        if getattr(z, "ndim", 0) != 2 or z.shape[1] == 0 or (biases is not None and biases.shape != (1, z.shape[1])):
-            return None
-        out = np.empty_like(z) if out is None else out
-        compiled = _fused(z, out, z[:1] if biases is None else biases)
-        if compiled is None:
-            return None
-        compiled.choose(compiled.shift_rows, z.size)(z, z[:1] if biases is None else biases, biases is not None, out)
-        np.exp(out, out=out)
-        compiled.choose(compiled.normalize_rows, z.size)(out)
         return out
 
     def softmax_cce_backward(self, softmax_output: Any, labels: Any, out: Any = None) -> Any:
@@ -138,14 +111,13 @@ class NumbaOps:
 
     # -- optimizer updates, over the arrays as flat views ---------------------------------------
 
-    def _update(self, kernel: str, arrays: tuple[Any, ...], scalars: tuple[float, ...]) -> bool:
-        """Runs the update ``kernel`` over ``arrays`` (flat views, updated in place) with ``scalars``
-        rounded to their dtype, as NumPy rounds Python scalars; False where the kernels do not apply."""
+    def _update(self, kernel: str, arrays: tuple[Any, ...], settings: tuple[float, ...]) -> bool:
+        """Runs the update ``kernel`` over ``arrays`` (updated in place) with ``settings`` (Python
+        floats, which the kernel rounds to the arrays' dtype); False where the kernels do not apply."""
         compiled = _fused(*arrays)
         if compiled is None:
             return False
-        scalar = arrays[0].dtype.type
-        compiled.choose(getattr(compiled, kernel), arrays[0].size)(*_flat(*arrays), *map(scalar, scalars))
+        compiled.choose(getattr(compiled, kernel), arrays[0].size)(*arrays, tuple(map(float, settings)))
         return True
 
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:

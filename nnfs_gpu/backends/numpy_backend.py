@@ -142,8 +142,12 @@ class NumpyUfuncs(Backend):
         return self._cached("scratch", (like.shape, like.dtype), lambda: (np.empty_like(like), np.empty_like(like)))
 
     def dot(self, a: Any, b: Any, out: Any = None) -> Any:
-        """Into ``out`` directly, no temporary (matmul: nnfs.init() replaces np.dot with a float64 round trip)."""
-        if out is not None and out.dtype == np.result_type(a, b) and out.flags.c_contiguous:
+        """NumPy's matmul itself (not array-api-compat's wrapper around it), into ``out`` directly
+        when it is given, with no temporary (matmul, not np.dot: nnfs.init() replaces np.dot with
+        a float64 round trip)."""
+        if out is None:
+            return np.matmul(a, b)
+        if out.dtype == np.result_type(a, b) and out.flags.c_contiguous:
             return np.matmul(a, b, out=out)
         return super().dot(a, b, out)
 

@@ -96,20 +96,28 @@ def _to_host(value: Any) -> Any:
     return value if is_host(value) else to_numpy(value)
 
 
+#: values that are on the host already, recognised without a closer look
+_PLAIN = frozenset({numpy.ndarray, int, float, bool, str, type(None)})
+
+
 class _HostNumpy:
     """NumPy whose functions first bring device arrays among their arguments to the host."""
 
     def __getattr__(self, name: str) -> Any:
+        """NumPy's ``name``, wrapped once and kept (the book's loops call ``np.argmax`` and
+        ``np.mean`` every epoch; a new wrapper each time cost more than the call)."""
         attribute = getattr(numpy, name)
         if not callable(attribute) or isinstance(attribute, type):
             return attribute
 
         @functools.wraps(attribute)
         def on_host(*args: Any, **kwargs: Any) -> Any:
-            args = tuple(_to_host(arg) for arg in args)
-            kwargs = {key: _to_host(value) for key, value in kwargs.items()}
+            if not all(type(value) in _PLAIN for value in (*args, *kwargs.values())):
+                args = tuple(_to_host(arg) for arg in args)
+                kwargs = {key: _to_host(value) for key, value in kwargs.items()}
             return attribute(*args, **kwargs)
 
+        setattr(self, name, on_host)
         return on_host
 
     def __repr__(self) -> str:
