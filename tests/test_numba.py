@@ -57,17 +57,16 @@ def data(rng, shape, dtype, special=True, low=None) -> np.ndarray:
     return values.astype(dtype)
 
 
-SHAPES = [(1, 1), (7, 3), (300, 64), (128, 200), (1200, 64)]  # the last ones take the parallel kernels
+SHAPES = [(1, 1), (7, 3), (300, 64), (128, 200), (1100, 1000)]  # the last takes the parallel kernels
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("op", ["relu", "softmax", "bias_relu", "bias_softmax", "relu_backward"])
+@pytest.mark.parametrize("op", ["relu", "bias_relu", "relu_backward"])
 def test_forward_and_backward_ops(numpy_backend, rng, op, shape):
     dtype = numpy_backend.dtype_name
     first, second = data(rng, shape, dtype), data(rng, shape, dtype)
     biases = data(rng, (1, shape[1]), dtype)
-    arguments = {"relu": (first,), "softmax": (first,), "relu_backward": (first, second),
-                 "bias_relu": (first, biases), "bias_softmax": (first, biases)}[op]
+    arguments = {"relu": (first,), "relu_backward": (first, second), "bias_relu": (first, biases)}[op]
     ours, theirs = [a.copy() for a in arguments], [a.copy() for a in arguments]
     fused = getattr(numpy_backend, op)(*ours)
     plain = getattr(NumpyUfuncs, op)(numpy_backend, *theirs)
@@ -142,7 +141,7 @@ def test_a_training_run_uses_the_kernels():
         model.set(loss=nnfs_gpu.CategoricalCrossentropy(), optimizer=nnfs_gpu.Adam(), accuracy=nnfs_gpu.Categorical())
         model.finalize()
         model.train(np.random.randn(30, 2).astype(np.float32), np.arange(30) % 3, epochs=2, verbose=False)
-    for kernel in ("bias_relu", "shift_rows", "relu_backward", "softmax_cce_backward", "adam"):
+    for kernel in ("bias_relu", "relu_backward", "softmax_cce_backward", "adam"):
         assert getattr(numba_kernels, kernel)[0].signatures, kernel
     assert numba_kernels.argmax_matches.signatures and numba_kernels.picked_and_clipped.signatures
 
