@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnfs_gpu.datasets import FASHION_MNIST_LABELS, FASHION_MNIST_URL
+from nnfs_gpu.datasets import FASHION_MNIST_LABELS, FASHION_MNIST_URL, read_png
 from support import HANG_GUARD_S
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -37,10 +37,15 @@ TRAINING_LINE = re.compile(rf"^training, acc: {NUMBER}, loss: {NUMBER} \(data_lo
 
 @functools.lru_cache(maxsize=None)
 def _run(
-    script: str, arguments: tuple[str, ...], backend: str, cwd: str, extra_environment: tuple[tuple[str, str], ...] = ()
+    script: str, arguments: tuple[str, ...], backend: str, cwd: str, extra_environment: tuple[tuple[str, str | None], ...] = ()
 ) -> subprocess.CompletedProcess:
-    """One run of an example (cached: a few tests read the same run)."""
-    environment = {**os.environ, "NNFS_GPU_BACKEND": backend, "PYTHONUNBUFFERED": "1", **dict(extra_environment)}
+    """One run of an example (cached: a few tests read the same run); an extra variable set to None is unset.
+
+    One BLAS thread: on a busy two-core machine OpenBLAS's spinning threads make the small products
+    of these runs several times slower."""
+    environment = {**os.environ, "NNFS_GPU_BACKEND": backend, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1",
+                   **dict(extra_environment)}
+    environment = {name: value for name, value in environment.items() if value is not None}
     return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *arguments],
         capture_output=True,
@@ -52,7 +57,7 @@ def _run(
 
 
 def run_example(
-    script: str, *arguments: object, backend: str = "numpy", cwd: Path | None = None, environment: dict[str, str] | None = None
+    script: str, *arguments: object, backend: str = "numpy", cwd: Path | None = None, environment: dict[str, str | None] | None = None
 ) -> list[str]:
     """Runs an example; asserts it exits 0 with nothing on stderr; returns its stdout lines."""
     extra = tuple(sorted((environment or {}).items()))
@@ -300,3 +305,10 @@ def test_ch22_without_a_saved_model_says_how_to_make_one(fashion_data: Path, tmp
     lines = run_example("ch22_prediction.py", "--data", fashion_data, "--model", tmp_path / "none.model")
     assert "ch21_saving_loading.py" in "\n".join(lines)
     assert len(lines) == 3
+
+
+def test_ch17_plot_without_a_display_writes_a_png_and_says_where(tmp_path: Path) -> None:
+    headless = {"DISPLAY": None, "WAYLAND_DISPLAY": None}
+    lines = run_example("ch17_regression.py", "--epochs", 101, "--plot", cwd=tmp_path, environment=headless)
+    assert lines[-1] == "no display: plotted the test data and the predictions to ch17_regression.png"
+    assert read_png(tmp_path / "ch17_regression.png").shape == (600, 600)
