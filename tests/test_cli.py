@@ -261,10 +261,11 @@ CUPY_REASON = nnfs_gpu.available_backends()["cupy"].reason or ""
     [
         (
             ["train", "--dataset", "mnist"],
-            "unknown dataset 'mnist': choose spiral, vertical, sine, fashion-mnist, or a .npz or .csv file",
+            "unknown dataset 'mnist': choose spiral, vertical, sine, fashion-mnist, or a .npz, .npy or .csv file",
         ),
         (["train", "--dataset", "missing.csv"], "no such data file: missing.csv"),
-        (["train", "--dataset", "bad.csv"], "bad.csv: malformed CSV, line 3: 'x' is not a number"),
+        (["train", "--dataset", "bad.csv"],
+         "bad.csv: line 3, column 2 (b): 'x' is not a number; inputs must be numbers (only y, the last column, may hold text labels)"),
         (["train", "--dataset", "ragged.csv"], "ragged.csv: malformed CSV, line 3 has 2 columns, the first data line 3"),
         (["train", "--dataset", "bad.npz"], "bad.npz: not a .npz archive"),
         (["train", "--hidden", "64,x"], "argument --hidden: expected comma-separated layer sizes >= 1 such as 64,64, got '64,x'"),
