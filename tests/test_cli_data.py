@@ -12,7 +12,7 @@ import csv
 import numpy as np
 import pytest
 
-from cli_support import refused, run, succeeded  # noqa: F401  (run is a fixture)
+from cli_support import refused, succeeded
 from nnfs_gpu import Model, cli
 
 SPECIES = ["bird, small", "cat", "dog"]  # sorted, as classes are numbered; one needs quoting in a CSV

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_support import refused, run  # noqa: F401  (run is a fixture)
+from cli_support import refused
 from nnfs_gpu import Model, files
 
 
@@ -66,6 +66,27 @@ def test_no_output_overwrites_the_data_or_another_output(run, tmp_path):
 )
 def test_numbers_must_be_finite_and_in_range(run, option, value, message):
     refused(run("train", *filter(None, (option, value))), message)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--dataset", "mnist"],
+         "unknown dataset 'mnist': choose spiral, vertical, sine, fashion-mnist, or a .npz, .npy or .csv file"),
+        (["train", "--dataset", "missing.csv"], "no such data file: missing.csv"),
+        (["train", "--dataset", "ragged.csv"], "ragged.csv: malformed CSV, line 3 has 2 columns, the first data line 3"),
+        (["train", "--dataset", "bad.npz"], "bad.npz: not a .npz archive (save the data with np.savez(path, X=X, y=y))"),
+        (["train", "--hidden", "64,x"], "argument --hidden: expected comma-separated layer sizes >= 1 such as 64,64, got '64,x'"),
+        (["train", "--momentum", "0.9"], "--momentum applies only to --optimizer sgd"),
+        (["train", "--epochs", "ten"], "argument --epochs: expected a whole number, got 'ten'"),
+        (["train", "--save", "no/such/folder/m.model"], "--save no/such/folder/m.model: the folder no/such/folder does not exist"),
+        (["predict", "missing.model", "ragged.csv"], "no such model file: missing.model"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line(run, tmp_path, args, message):
+    (tmp_path / "ragged.csv").write_text("1,2,0\n\n3,4\n")
+    (tmp_path / "bad.npz").write_text("not an archive")
+    refused(run(*args), message)
 
 
 DATA_FILES = {

@@ -1,5 +1,6 @@
-"""Training on the command line as users expect it: step lines on request, early stopping with the
-best weights kept, best-only checkpoints, resuming a saved model exactly, and probabilities.
+"""Training on the command line as users expect it: the network chosen from the data, each optimizer,
+step lines on request, early stopping with the best weights kept, best-only checkpoints, resuming a
+saved model exactly, and probabilities.
 
 The commands run in this process (``cli.main``), on the NumPy backend; outside a terminal the
 modern Model prints one line per epoch, which the tests read.
@@ -13,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from cli_support import refused, run, succeeded  # noqa: F401  (run is a fixture)
+from cli_support import refused, succeeded
 from nnfs_gpu import Model
 
 EPOCH_LINE = re.compile(r"^epoch (\d+)/\d+: loss (\d+\.\d+)(?:.*val_loss (\d+\.\d+))?")
@@ -26,6 +27,73 @@ def epoch_losses(lines: list[str], key: int) -> list[float]:
 
 def parameters(path) -> list[np.ndarray]:
     return [array for pair in Model.load(path).get_parameters() for array in pair]
+
+
+@pytest.mark.parametrize(
+    "args, task, network",
+    [
+        (["--dataset", "spiral", "--classes", "2"], "binary of 200 samples", "Dense(64, 1), Sigmoid"),
+        (["--dataset", "vertical", "--samples", "30"], "classification of 90 samples", "Dense(64, 3), Softmax"),
+        (["--dataset", "sine", "--samples", "200"], "regression of 200 samples", "Dense(64, 64), ReLU, Dense(64, 1), Linear"),
+        (["--dataset", "spiral", "--task", "regression"], "regression of 300 samples", "Dense(64, 1), Linear"),
+    ],
+    ids=["binary", "classification", "regression", "regression-forced"],
+)
+def test_train_chooses_the_network_from_the_data_or_task(run, args, task, network):
+    lines = succeeded(run("train", *args, "--epochs", "3"))
+    assert lines[1].startswith(task) and network in lines[1]
+    assert lines[-1].startswith("trained 3 epochs")
+
+
+
+@pytest.mark.parametrize(
+    "optimizer, extra, shown",
+    [
+        ("sgd", ["--momentum", "0.5"], "SGD(learning_rate=0.01, decay=0.001, momentum=0.5)"),
+        ("adagrad", [], "Adagrad(learning_rate=0.01, decay=0.001"),
+        ("rmsprop", [], "RMSprop(learning_rate=0.01, decay=0.001, epsilon=1e-07, rho=0.999)"),
+        ("adam", [], "Adam(learning_rate=0.01, decay=0.001"),
+    ],
+)
+def test_train_with_each_optimizer(run, optimizer, extra, shown):
+    args = ["--optimizer", optimizer, "--learning-rate", "0.01", "--decay", "0.001", *extra, "--epochs", "2"]
+    lines = succeeded(run("train", *args))
+    assert shown in lines[1]
+    assert lines[3].startswith("epoch 2/2: ") and lines[-1].startswith("trained 2 epochs")
+
+
+
+def test_train_on_fashion_mnist_validates_on_its_test_set(run, tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 30), ("t10k", 10)):
+        images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        labels = np.arange(count, dtype=np.uint8) % 10
+        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(
+            np.array([0x803, count, 28, 28], ">u4").tobytes() + images.tobytes()
+        )
+        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([0x801, count], ">u4").tobytes() + labels.tobytes())
+    lines = succeeded(run("train", "--dataset", "fashion-mnist", "--data", ".", "--epochs", "2"))
+    assert lines[1].startswith(
+        "classification of 30 samples with Dense(784, 128), ReLU, Dense(128, 128), ReLU, Dense(128, 10), Softmax"
+    )
+    assert "learning_rate=0.001, decay=0.0001" in lines[1]  # chapter 19's Adam
+    assert sum(", val_loss " in line for line in lines) == 2
+
+
+@pytest.mark.parametrize("kind", ["npz", "csv"])
+def test_train_on_the_users_file_infers_the_task(run, tmp_path, kind):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    path = tmp_path / f"data.{kind}"
+    if kind == "npz":
+        np.savez(path, X=X, y=y)  # float targets: regression
+    else:
+        np.savetxt(path, np.c_[X, (y > 0).astype(int) + (y > 1)], delimiter=",", header="a,b,c,label", comments="")  # 0, 1, 2
+    lines = succeeded(run("train", "--dataset", path.name, "--epochs", "2"))
+    expected = "regression of 60 samples with Dense(3, 64)" if kind == "npz" else "classification of 60 samples with Dense(3, 64)"
+    assert lines[1].startswith(expected)
+    assert (", Dense(64, 1), Linear" if kind == "npz" else ", Dense(64, 3), Softmax") in lines[1]
 
 
 def test_print_every_adds_step_lines_and_none_come_without_it(run):

@@ -1,7 +1,7 @@
 """The chapter examples (examples/ch10_*.py … ch22_*.py) run as programs, short, on the NumPy backend.
 
-Each example runs in a subprocess with a small --epochs, so the whole file takes well under a minute
-on two cores. The checks are the book's printout formats, a falling loss, clean exits, and, for
+Each example runs in a subprocess with a small --epochs (two printed lines, or one for chapter 18's
+Model, which prints from epoch 100), so the whole file takes about half a minute on two cores. The checks are the book's printout formats, a falling loss, clean exits, and, for
 chapters 19–22, a complete train → save → load → predict round trip on a tiny synthetic
 Fashion-MNIST folder written here in the book's PNG layout. One example also runs on the strict
 array-API stand-in, unchanged, and must print what the NumPy run prints.
@@ -10,6 +10,7 @@ array-API stand-in, unchanged, and must print what the NumPy run prints.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import struct
@@ -92,13 +93,15 @@ TOY_EXAMPLES = [
     ("ch10_sgd.py", 301, False, False),
     ("ch11_out_of_sample.py", 301, False, True),
     ("ch12_validation_data.py", 301, False, True),
-    ("ch13_training_dataset.py", 201, False, True),
-    ("ch14_regularization.py", 201, True, True),
+    ("ch13_training_dataset.py", 101, False, True),
+    ("ch14_regularization.py", 101, True, True),
     ("ch15_dropout.py", 101, True, True),
     ("ch16_binary_logistic_regression.py", 301, True, True),
     ("ch17_regression.py", 301, True, True),
-    ("ch18_model_object.py", 200, True, True),
+    ("ch18_model_object.py", 101, True, True),
 ]
+#: the loss of an untrained network (equally likely classes), for a run that prints one line
+UNTRAINED_LOSS = {"ch18_model_object.py": math.log(3)}
 
 
 @pytest.mark.parametrize("script, epochs, with_regularization, with_validation", TOY_EXAMPLES, ids=[case[0] for case in TOY_EXAMPLES])
@@ -116,7 +119,8 @@ def test_toy_example_prints_the_books_lines_and_its_loss_falls(script: str, epoc
             data_loss, regularization = float(match.group(4)), float(match.group(5))
             assert abs(data_loss + regularization - float(match.group(3))) <= 0.0015, match.group(0)
     losses = [float(match.group(3)) for match in progress]
-    assert losses[-1] < losses[0], f"the loss did not fall: {losses}"
+    before = losses[0] if len(losses) > 1 else UNTRAINED_LOSS[script]
+    assert losses[-1] < before, f"the loss did not fall: {losses} (from {before})"
     validation = matches(VALIDATION_LINE, lines)
     assert len(validation) == (1 if with_validation else 0)
     if with_validation:
@@ -148,11 +152,11 @@ def test_dropout_example_runs_unchanged_on_the_strict_array_api_backend() -> Non
     prints exactly what the NumPy run prints: the NumPy backend's fast paths compute the same
     floating-point operations as the generic array-API code, and dropout masks come from the host RNG
     on both."""
-    strict = run_example("ch15_dropout.py", "--epochs", 201, backend="strict")
-    numpy_lines = run_example("ch15_dropout.py", "--epochs", 201)
+    strict = run_example("ch15_dropout.py", "--epochs", 101, backend="strict")
+    numpy_lines = run_example("ch15_dropout.py", "--epochs", 101)  # the run of the toy example test (cached)
     assert strict[0].startswith("backend: array_api_strict")
     strict_progress = matches(EPOCH_LINE, strict)
-    assert [match.group(1) for match in strict_progress] == ["0", "100", "200"]
+    assert [match.group(1) for match in strict_progress] == ["0", "100"]
     losses = [accuracy_and_loss(match)[1] for match in strict_progress]
     assert losses[-1] < losses[0] - 0.1, losses
     assert len(matches(VALIDATION_LINE, strict)) == 1
