@@ -167,3 +167,20 @@ def test_predict_help_says_y_is_optional(capsys):
     assert "y is ignored" in text or "(y, which it ignores)" in text or "y, is ignored" in text
     assert "(arrays X and y)" not in text and "last column y)" not in text
     assert "--probabilities" in text
+
+
+def test_a_spreadsheets_csv_is_read_and_a_semicolon_separated_one_explained(run, tmp_path):
+    X, y = clusters(["cat", "dog"], per_class=5)
+    write_csv(tmp_path / "plain.csv", X, y, header=None)  # no header: the mark sits before a number
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "plain.csv").read_bytes())  # a byte-order mark
+    assert succeeded(run("train", "--dataset", "excel.csv", "--epochs", "1"))[1].startswith("binary of 10 samples")
+    (tmp_path / "semicolons.csv").write_text("x1;x2;label\n1;2;cat\n3;4;dog\n")
+    refused(run("train", "--dataset", "semicolons.csv", "--epochs", "1"),
+            "semicolons.csv: a CSV data file needs at least two columns, the inputs and then y "
+            "(its columns seem separated by semicolons; separate them with commas)")
+
+
+def test_a_regressor_is_evaluated_on_numbers_only(run, tmp_path):
+    succeeded(run("train", "--dataset", "sine", "--samples", "20", "--epochs", "1", "--quiet", "--save", "sine.model"))
+    write_csv(tmp_path / "words.csv", np.ones((2, 1)), np.array(["low", "high"]), header=("x", "y"))
+    refused(run("evaluate", "sine.model", "words.csv"), "words.csv: regression needs numbers as targets, y holds text labels")

@@ -54,7 +54,7 @@ def read_data_file(path: str) -> Data:
     else:
         table = _Csv.read(file)
         if table.width < 2:
-            raise UsageError(f"{file}: a CSV data file needs at least two columns, the inputs and then y")
+            raise UsageError(f"{file}: a CSV data file needs at least two columns, the inputs and then y{table.separator_hint()}")
         data = Data(table.numbers(file, table.width - 1), table.labels(file), labels_from_text=True)
     if len(data.X) != len(data.y):
         raise UsageError(f"{file}: X has {len(data.X)} rows but y has {len(data.y)}")
@@ -77,14 +77,14 @@ def read_inputs_file(path: str, n_inputs: int) -> np.ndarray:
         _check_width(file, array.shape[1], n_inputs, "the array has")
         return _checked(file, "the array", array[:, :n_inputs])
     table = _Csv.read(file)
-    _check_width(file, table.width, n_inputs, "the CSV has")
+    _check_width(file, table.width, n_inputs, "the CSV has", table.separator_hint())
     return table.numbers(file, n_inputs)
 
 
-def _check_width(file: Path, width: int, n_inputs: int, has: str) -> None:
+def _check_width(file: Path, width: int, n_inputs: int, has: str, hint: str = "") -> None:
     if width not in (n_inputs, n_inputs + 1):
         raise UsageError(f"{file}: the model takes {n_inputs} inputs, {has} {width} columns "
-                         f"(expected {n_inputs}, or {n_inputs + 1} with y last)")
+                         f"(expected {n_inputs}, or {n_inputs + 1} with y last){hint}")
 
 
 def existing_file(path: str, what: str) -> Path:
@@ -187,7 +187,7 @@ class _Csv:
     @classmethod
     def read(cls, file: Path) -> "_Csv":
         try:
-            with open(file, newline="", encoding="utf-8") as handle:
+            with open(file, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
                 reader = csv.reader(handle)
                 rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
         except (UnicodeDecodeError, csv.Error) as error:
@@ -206,6 +206,11 @@ class _Csv:
     @property
     def width(self) -> int:
         return len(self.rows[0])
+
+    def separator_hint(self) -> str:
+        """Why a table may read as one column: another separator than the comma."""
+        separator = next((name for char, name in ((";", "semicolons"), ("\t", "tabs")) if char in self.rows[0][0]), None)
+        return f" (its columns seem separated by {separator}; separate them with commas)" if separator else ""
 
     def where(self, row: int, column: int) -> str:
         """A cell's place as a reader finds it: its line, its column from 1, and the column's name."""

@@ -43,7 +43,7 @@ def infer_task(data: Data) -> str:
 def targets_for_new_model(y: np.ndarray, task: str, source: str) -> Targets:
     """Targets for a model about to be built: classes numbered 0..K-1, the labels kept when they differ."""
     if task == "regression" or (y.ndim == 2 and y.shape[1] > 1):
-        rows = _columns(y, task, source)
+        rows = _columns(y, task, source, "; leave out --task")
         return Targets(rows, rows.shape[1])
     labels = _labels(y, task, source)
     classes, indices = np.unique(labels, return_inverse=True)
@@ -88,10 +88,10 @@ def _labels(y: np.ndarray, task: str, source: str) -> np.ndarray:
     return labels
 
 
-def _columns(y: np.ndarray, task: str, source: str) -> np.ndarray:
+def _columns(y: np.ndarray, task: str, source: str, hint: str = "") -> np.ndarray:
     """Regression values, one-hot rows or several 0/1 outputs, as 2-D columns."""
     if _is_text(y):
-        raise UsageError(f"{source}: {task} needs numbers as targets, y holds text labels; leave out --task")
+        raise UsageError(f"{source}: {task} needs numbers as targets, y holds text labels{hint}")
     y = y.reshape(-1, 1) if y.ndim == 1 else y
     if task == "regression":
         return y

@@ -88,7 +88,7 @@ def add_parser(commands: Any) -> None:
     out.add_argument("--save", metavar="PATH", help="save the trained model (Model.save)")
     out.add_argument("--checkpoint", metavar="PATH",
                      help="save the model after each epoch that improves the validation loss (else the loss); "
-                          "{epoch} in PATH keeps a file per epoch")
+                          "{epoch} in PATH keeps a file for each of them")
     out.add_argument("--plot", metavar="PATH.png", help="plot the training history (and, for 2-D classifiers, PATH-boundary.png)")
     out.add_argument("--print-every", type=positive_int, metavar="STEPS",
                      help="also print a line every this many steps (default: a bar on a terminal, else a line per epoch)")
