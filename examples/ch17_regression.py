@@ -4,8 +4,8 @@ The book's code with only its imports changed (to ``nnfs_gpu.book.ch17``, whose 
 starts at chapter 17's ``0.1 * randn``), and two more things: the accuracy line subtracts host
 targets from the outputs, which a GPU refuses, so it first brings the outputs to the host with
 ``np.asarray(...)`` (the book's ``np`` here is NumPy that fetches device arrays); and the book's
-closing matplotlib plot becomes a printed pass over the test data (``--plot`` still draws it when
-matplotlib is installed). Runs on the backend that NNFS_GPU_BACKEND names ('auto' when unset: CuPy
+closing matplotlib plot becomes a printed pass over the test data (``--plot`` still draws it, with
+``nnfs_gpu.plot``: in a window where there is a display, else into a PNG file, saying where). Runs on the backend that NNFS_GPU_BACKEND names ('auto' when unset: CuPy
 on a usable GPU, NumPy otherwise). Pass --epochs N for a shorter run.
 """
 
@@ -19,7 +19,9 @@ from nnfs_gpu.datasets import sine_data
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--epochs", type=int, default=10001, help="epochs to train (default: 10001, as the book)")
-parser.add_argument("--plot", action="store_true", help="plot the test data and the predictions (needs matplotlib)")
+parser.add_argument("--plot", action="store_true",
+                    help="plot the test data and the predictions (needs matplotlib): in a window where there is a display, "
+                         "else into ch17_regression.png")
 args = parser.parse_args()
 
 nnfs.init()
@@ -127,11 +129,12 @@ accuracy = np.mean(np.absolute(predictions - y_test) < accuracy_precision)
 print(f"validation, acc: {accuracy:.3f}, loss: {loss:.3f}")
 
 if args.plot:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot needs matplotlib (pip install matplotlib)")
+    from nnfs_gpu import plot
+
+    try:  # a window, as the book's plt.show(), where there is a display; else a file
+        written = plot.show(plot.plot_fit(X_test, y_test, predictions), "ch17_regression.png")
+    except plot.PlotUnavailableError as error:
+        print(f"--plot: {error}")
     else:
-        plt.plot(X_test, y_test)
-        plt.plot(X_test, predictions)
-        plt.show()
+        if written is not None:
+            print(f"no display: plotted the test data and the predictions to {written}")

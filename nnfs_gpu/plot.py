@@ -3,13 +3,16 @@
 Every function returns the matplotlib ``Figure`` (a notebook shows it inline) and, given a path,
 also writes it there as a PNG (atomically: a failed write leaves an earlier file intact). Figures
 are drawn with matplotlib's object-oriented API on the Agg canvas, so plotting never opens a window,
-never needs a display, and leaves pyplot's global state (a notebook's figures) alone. matplotlib is
-optional (``pip install 'nnfs_gpu[plot]'``); it is imported only when a plot is made.
+never needs a display, and leaves pyplot's global state (a notebook's figures) alone; only ``show``,
+which a script calls instead of ``plt.show()``, hands a figure to pyplot, and only where there is a
+display (elsewhere it writes a PNG and says where). matplotlib is optional (``pip install 'nnfs_gpu[plot]'``); it is imported only when a plot is made.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,23 +145,70 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[s
 
 def plot_regression(model: Any, X: Any, y: Any, path: str | os.PathLike[str] | None = None) -> Any:
     """A 1-input, 1-output regressor's predictions over its inputs, with the data (chapter 17's plot)."""
-    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     if getattr(model, "n_inputs", None) != 1 or getattr(model, "n_outputs", None) != 1:
         raise ValueError("a regression plot needs a finalized model with 1 input and 1 output")
-    if X.reshape(len(X), -1).shape[1] != 1 or y.size != len(X):
-        raise ValueError(f"a regression plot needs X and y with one value per sample, got X {X.shape}, y {y.shape}")
+    X = np.asarray(X, dtype=float)
+    return plot_fit(X, y, model.predict(X.reshape(len(X), -1)), path)
+
+
+def plot_fit(X: Any, y: Any, predictions: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """Predictions over one input, drawn as a line through the data (dots): chapter 17's closing
+    plot, for any model or loop that made ``predictions`` for ``X``."""
+    X, y, predictions = (np.asarray(values, dtype=float) for values in (X, y, predictions))
+    if X.reshape(len(X), -1).shape[1] != 1 or y.size != len(X) or predictions.size != len(X):
+        raise ValueError(f"a regression plot needs X, y and the predictions with one value per sample, got X {X.shape}, "
+                         f"y {y.shape}, predictions {predictions.shape}")
     order = np.argsort(X.reshape(-1))
-    inputs, targets = X.reshape(-1, 1)[order], y.reshape(-1)[order]
-    predictions = np.asarray(model.predict(inputs)).reshape(-1)
+    inputs, targets, predicted = X.reshape(-1)[order], y.reshape(-1)[order], predictions.reshape(-1)[order]
     figure = _new_figure(BOUNDARY_SIZE)
     axes = figure.add_subplot()
-    axes.scatter(inputs[:, 0], targets, s=6, color="C0", label="data")
-    axes.plot(inputs[:, 0], predictions, color="C1", label="prediction")
-    error = float(np.sqrt(np.mean((predictions - targets) ** 2)))
+    axes.scatter(inputs, targets, s=6, color="C0", label="data")
+    axes.plot(inputs, predicted, color="C1", label="prediction")
+    error = float(np.sqrt(np.mean((predicted - targets) ** 2)))
     axes.set(title=f"regression fit (RMSE {error:.4f})", xlabel="x", ylabel="y")
     axes.legend()
     axes.grid(alpha=0.3)
     return _finish(figure, path)
+
+
+def show(figure: Any, path: str | os.PathLike[str]) -> Path | None:
+    """Opens ``figure`` in a window, as the book's ``plt.show()`` does, where matplotlib has a display
+    to draw on; elsewhere (a server, CI, ``MPLBACKEND=Agg``) writes it to ``path`` as a PNG instead
+    and returns that path, so a headless machine never tries to open a window."""
+    if not has_display():
+        _finish(figure, path)
+        return Path(path)
+    from matplotlib import pyplot
+
+    window = pyplot.figure(figsize=figure.get_size_inches(), dpi=figure.dpi)  # a window of pyplot's, showing ``figure``
+    window.canvas.figure = figure
+    figure.set_canvas(window.canvas)
+    pyplot.show()
+    return None
+
+
+def has_display() -> bool:
+    """Whether matplotlib would draw in a window: its backend (``MPLBACKEND``, else its own choice,
+    which is Agg where there is no display) is an interactive one, and on Linux an X or Wayland
+    display is there to open it on (a GUI backend named without one would fail)."""
+    _new_figure((1.0, 1.0))  # matplotlib is installed, or the error says what to install
+    import matplotlib
+    from matplotlib import pyplot  # noqa: F401  (resolves matplotlib's automatic choice of backend)
+
+    name = matplotlib.get_backend().lower()
+    if name.startswith("module://"):  # a notebook's or another program's own backend
+        return True
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        from matplotlib.backends import BackendFilter, backend_registry
+
+        interactive = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
+    except ImportError:  # matplotlib < 3.9
+        from matplotlib import rcsetup
+
+        interactive = rcsetup.interactive_bk
+    return name in {backend.lower() for backend in interactive}
 
 
 def boundary_problem(model: Any) -> str | None:

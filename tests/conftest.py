@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread for the suite and the programs it starts, unless the caller chose otherwise (set
+# before NumPy loads OpenBLAS): on a busy two-core machine OpenBLAS's idle threads spin on the cores
+# the other work needs, and make the suite's small products several times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 
 import nnfs_gpu
 from nnfs_gpu import backends
+
+#: the ``run`` fixture of the in-process command-line tests
+pytest_plugins = ["cli_support"]
 
 BACKEND_NAMES = ["numpy", "strict", pytest.param("cupy", marks=pytest.mark.gpu)]
 

@@ -171,3 +171,46 @@ def test_a_regression_fit_plot(tmp_path):
     assert read_png(tmp_path / "fit.png").shape == (600, 600)
     with pytest.raises(ValueError, match="1 input and 1 output"):
         plot.plot_regression(network(2, 3, Softmax, CategoricalCrossentropy, Categorical()), X, y)
+
+
+def test_a_fit_from_predictions_made_anywhere_is_drawn_in_the_inputs_order():
+    X = np.array([0.5, 0.1, 0.9, 0.3])
+    figure = plot.plot_fit(X, np.sin(X), np.cos(X))
+    line = figure.axes[0].get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), np.sort(X))
+    np.testing.assert_array_equal(line.get_ydata(), np.cos(np.sort(X)))
+    with pytest.raises(ValueError, match="one value per sample"):
+        plot.plot_fit(X, np.sin(X), np.cos(X[:3]))
+
+
+def test_show_writes_a_png_where_there_is_no_display_and_opens_a_window_where_there_is(tmp_path, monkeypatch):
+    from matplotlib import pyplot
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    figure = plot.plot_fit([0.0, 1.0], [0.0, 1.0], [0.1, 0.9])
+    assert plot.show(figure, tmp_path / "fit.png") == tmp_path / "fit.png"
+    assert read_png(tmp_path / "fit.png").shape == (600, 600) and pyplot.get_fignums() == []
+    shown = []
+    monkeypatch.setattr(plot, "has_display", lambda: True)
+    monkeypatch.setattr(pyplot, "show", lambda: shown.append(pyplot.gcf().canvas.figure))
+    try:
+        assert plot.show(figure, tmp_path / "window.png") is None
+        assert shown == [figure] and not (tmp_path / "window.png").exists()
+    finally:
+        pyplot.close("all")
+
+
+@pytest.mark.parametrize("backend, display, expected", [("TkAgg", None, False), ("TkAgg", ":0", True), ("agg", ":0", False),
+                                                      ("module://matplotlib_inline.backend_inline", None, True)],
+                         ids=["a GUI backend without a display", "with one", "Agg", "a notebook's"])
+def test_a_window_needs_a_gui_backend_and_a_display(monkeypatch, backend, display, expected):
+    import matplotlib
+
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: backend)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display is None:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    else:
+        monkeypatch.setenv("DISPLAY", display)
+    assert plot.has_display() is expected

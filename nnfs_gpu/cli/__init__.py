@@ -1,7 +1,8 @@
 """The ``nnfs-gpu`` command (also ``python -m nnfs_gpu``): info, train, evaluate, predict, bench.
 
 One module per command group (``info``, ``train``, ``predict`` for evaluate and predict, ``bench``),
-``data`` for the user's data files, ``options`` for what they share. Every user mistake (a bad
+``data`` for the user's data files and ``labels`` for what their targets mean, ``network`` for the
+networks the commands build and load, ``options`` for what they share. Every user mistake (a bad
 option, a missing or malformed file, a backend this machine cannot run) ends as one line,
 ``nnfs-gpu: error: ...``, with exit status 2, never as a traceback: the library's own messages
 already say what is wrong and how to fix it, so they are shown as they are.

@@ -1,17 +1,26 @@
-"""Reading the command line's data files (the user's ``.npz`` and ``.csv``) and deciding the problem kind.
+"""Reading the command line's data files: the user's ``.npz``, ``.npy`` and ``.csv``.
 
-Kept apart from the commands; every problem is a ``UsageError`` whose message names the file and
-the fix, shown by ``nnfs-gpu`` as one line.
+Kept apart from the commands; every problem is a ``UsageError`` whose message names the file, the
+place in it (a CSV's line and column, an array's row and column) and the fix, shown by ``nnfs-gpu``
+as one line. Inputs must be numbers; targets may be numbers or text labels (what they mean is
+``labels``' business). A missing value (an empty cell, ``NA``, ``NaN``) is refused, never guessed.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+DATA_SUFFIXES = (".npz", ".npy", ".csv")
+#: what a data file must look like, for the messages
+FORMS = ".npz (arrays X and y), .npy (one array, y its last column) or .csv (y the last column)"
+#: CSV cells that mean "no value" (compared in lower case): refused, with their line and column
+MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "?"})
 
 
 class UsageError(Exception):
@@ -20,42 +29,62 @@ class UsageError(Exception):
 
 @dataclass
 class Data:
-    """Inputs and targets as read, with the test set when the dataset has one."""
+    """Inputs and targets as read (targets: numbers, or text labels as a str array), with the test
+    set when the dataset has one."""
 
     X: np.ndarray
     y: np.ndarray
-    labels_from_text: bool = False  # a CSV column of whole numbers counts as labels
+    labels_from_text: bool = False  # a table's column of whole numbers counts as labels
     validation: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def read_data_file(path: str) -> Data:
-    """X and y from ``.npz`` (arrays X and y) or ``.csv`` (y is the last column), checked."""
+    """X and y from a data file (see FORMS), checked."""
     file = _data_file(path)
-    if file.suffix.lower() == ".npz":
+    suffix = file.suffix.lower()
+    if suffix == ".npz":
         X, y = _read_npz(file, ("X", "y"))
-        data = Data(_flat(file, X), _checked(file, "y", y))
+        data = Data(_flat(file, X, "X"), _targets(file, y))
+    elif suffix == ".npy":
+        table = _checked(file, "the array", _read_npy(file))
+        if table.ndim != 2 or table.shape[1] < 2:
+            raise UsageError(f"{file}: the array has shape {table.shape}; a .npy data file is a table (samples, inputs + 1) "
+                             "with y in its last column (or save X and y with np.savez(path, X=X, y=y))")
+        data = Data(table[:, :-1], table[:, -1], labels_from_text=True)
     else:
-        table = _read_csv(file)
-        if table.shape[1] < 2:
-            raise UsageError(f"{file}: a CSV data file needs at least two columns, the inputs and then y")
-        data = Data(_checked(file, "X", table[:, :-1]), _checked(file, "y", table[:, -1]), labels_from_text=True)
+        table = _Csv.read(file)
+        if table.width < 2:
+            raise UsageError(f"{file}: a CSV data file needs at least two columns, the inputs and then y{table.separator_hint()}")
+        data = Data(table.numbers(file, table.width - 1), table.labels(file), labels_from_text=True)
     if len(data.X) != len(data.y):
         raise UsageError(f"{file}: X has {len(data.X)} rows but y has {len(data.y)}")
     return data
 
 
 def read_inputs_file(path: str, n_inputs: int) -> np.ndarray:
-    """X from ``.npz`` (array X) or ``.csv`` (``n_inputs`` columns, or one more that holds y and is dropped)."""
+    """X from a data file: ``.npz`` (array X), ``.npy`` (X, images flattened) or ``.csv``; a table
+    has ``n_inputs`` columns, or one more (y, ignored)."""
     file = _data_file(path)
-    if file.suffix.lower() == ".npz":
-        return _flat(file, _read_npz(file, ("X",))[0])
-    table = _checked(file, "X", _read_csv(file))
-    if table.shape[1] not in (n_inputs, n_inputs + 1):
-        raise UsageError(
-            f"{file}: the model takes {n_inputs} inputs, the CSV has {table.shape[1]} columns "
-            f"(expected {n_inputs}, or {n_inputs + 1} with y last)"
-        )
-    return table[:, :n_inputs]
+    suffix = file.suffix.lower()
+    if suffix == ".npz":
+        return _flat(file, _read_npz(file, ("X",))[0], "X")
+    if suffix == ".npy":
+        array = _read_npy(file)
+        if array.ndim == 1 and n_inputs == 1:
+            array = array.reshape(-1, 1)
+        if array.ndim != 2:  # images: one flattened row per sample
+            return _flat(file, array, "the array")
+        _check_width(file, array.shape[1], n_inputs, "the array has")
+        return _checked(file, "the array", array[:, :n_inputs])
+    table = _Csv.read(file)
+    _check_width(file, table.width, n_inputs, "the CSV has", table.separator_hint())
+    return table.numbers(file, n_inputs)
+
+
+def _check_width(file: Path, width: int, n_inputs: int, has: str, hint: str = "") -> None:
+    if width not in (n_inputs, n_inputs + 1):
+        raise UsageError(f"{file}: the model takes {n_inputs} inputs, {has} {width} columns "
+                         f"(expected {n_inputs}, or {n_inputs + 1} with y last){hint}")
 
 
 def existing_file(path: str, what: str) -> Path:
@@ -67,9 +96,12 @@ def existing_file(path: str, what: str) -> Path:
 
 def _data_file(path: str) -> Path:
     file = existing_file(path, "data file")
-    if file.suffix.lower() not in (".npz", ".csv"):
-        raise UsageError(f"{path}: data files must be .npz (arrays X and y) or .csv (last column y)")
+    if file.suffix.lower() not in DATA_SUFFIXES:
+        raise UsageError(f"{path}: data files must be {FORMS}")
     return file
+
+
+# -- NumPy files --------------------------------------------------------------------------------
 
 
 def _read_npz(file: Path, names: tuple[str, ...]) -> list[np.ndarray]:
@@ -90,41 +122,29 @@ def _read_npz(file: Path, names: tuple[str, ...]) -> list[np.ndarray]:
     return arrays
 
 
-def _read_csv(file: Path) -> np.ndarray:
-    """A numeric CSV as a 2-D float64 array; a first line that is not numbers is a header."""
+def _read_npy(file: Path) -> np.ndarray:
+    with open(file, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise UsageError(f"{file}: not a .npy file (save the array with np.save(path, array))")
     try:
-        with open(file, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"{file}: malformed CSV ({error})") from None
-    if rows and not all(_is_number(cell) for cell in rows[0][1]):
-        rows = rows[1:]
-    if not rows:
-        raise UsageError(f"{file}: the CSV has no data rows")
-    width = len(rows[0][1])
-    for line, row in rows:
-        if len(row) != width:
-            raise UsageError(f"{file}: malformed CSV, line {line} has {len(row)} columns, the first data line {width}")
-    try:
-        return np.array([row for _, row in rows], dtype=np.float64)
-    except ValueError:
-        line, cell = next((line, cell) for line, row in rows for cell in row if not _is_number(cell))
-        raise UsageError(f"{file}: malformed CSV, line {line}: {cell.strip()!r} is not a number") from None
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise UsageError(f"{file}: not a readable .npy file ({error})") from None
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _flat(file: Path, X: np.ndarray) -> np.ndarray:
+def _flat(file: Path, X: np.ndarray, name: str) -> np.ndarray:
     """X as (samples, features) rows, checked: one column from a 1-D array, images flattened."""
-    X = _checked(file, "X", X, at_most_2d=False)
+    X = _checked(file, name, X, at_most_2d=False)
     return X.reshape(len(X), -1)
+
+
+def _targets(file: Path, y: np.ndarray) -> np.ndarray:
+    """An archive's y: numbers, or text labels (a 1-D str array)."""
+    if y.dtype.kind in "US" and y.ndim in (1, 2) and y.size:
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise UsageError(f"{file}: y holds text labels of shape {y.shape}; text labels are one column, one per sample")
+        return np.char.decode(y, "utf-8").reshape(-1) if y.dtype.kind == "S" else y.reshape(-1)
+    return _checked(file, "y", y)
 
 
 def _checked(file: Path, name: str, array: np.ndarray, at_most_2d: bool = True) -> np.ndarray:
@@ -139,46 +159,126 @@ def _checked(file: Path, name: str, array: np.ndarray, at_most_2d: bool = True) 
     if array.shape[0] == 0 or array.size == 0:
         raise UsageError(f"{file}: {name} is empty (shape {array.shape}); it needs at least one sample with values")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        row = int(np.argwhere(~np.isfinite(array))[0][0])
-        raise UsageError(f"{file}: {name} holds NaN or infinity (first in row {row}); clean the data first")
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        value = "NaN" if np.isnan(array[index]) else "infinity"
+        raise UsageError(f"{file}: {name} holds {value} at {_place(index)} (counting from 0); fill in or remove missing values first")
     return array
 
 
-# -- tasks and targets --------------------------------------------------------------------------
+def _place(index: tuple[int, ...]) -> str:
+    if len(index) == 1:
+        return f"row {index[0]}"
+    if len(index) == 2:
+        return f"row {index[0]}, column {index[1]}"
+    return f"index {index}"
 
 
-def infer_task(data: Data) -> str:
-    """Integer labels (or whole numbers in a CSV) mean classification, binary when only 0 and 1; else regression."""
-    y = data.y
-    if not (y.dtype.kind in "iub" or (data.labels_from_text and _whole_non_negative(y))):
-        return "regression"
-    return "binary" if set(np.unique(y).tolist()) <= {0, 1} else "classification"
+# -- CSV files ----------------------------------------------------------------------------------
 
 
-def prepare_targets(y: np.ndarray, task: str, source: str) -> np.ndarray:
-    """Targets in the shape the task's loss takes: class indices, 0/1 columns, or float columns."""
-    if task == "regression":
-        return y.reshape(-1, 1) if y.ndim == 1 else y
-    if not _whole_non_negative(y):
-        raise UsageError(
-            f"{source}: {task} needs targets that are whole numbers >= 0, these are not (regression takes any numbers)"
-        )
-    labels = y.astype(np.int64)
-    if task == "binary":
-        if labels.max(initial=0) > 1:
-            raise UsageError(f"{source}: binary classification needs 0/1 targets, found labels up to {labels.max()}")
-        return labels.reshape(-1, 1) if labels.ndim == 1 else labels
-    return labels.reshape(-1) if labels.ndim == 2 and labels.shape[1] == 1 else labels
+@dataclass
+class _Csv:
+    """A CSV file's cells as text, with the line of each row and the header's names when it has one."""
+
+    header: list[str] | None
+    lines: list[int]
+    rows: list[list[str]]
+
+    @classmethod
+    def read(cls, file: Path) -> "_Csv":
+        try:
+            with open(file, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
+                reader = csv.reader(handle)
+                rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise UsageError(f"{file}: malformed CSV ({error})") from None
+        header = None
+        if rows and _names_columns(rows[0][1], rows[1][1] if len(rows) > 1 else None):
+            header = [cell.strip() for cell in rows.pop(0)[1]]
+        if not rows:
+            raise UsageError(f"{file}: the CSV has no data rows")
+        width = len(rows[0][1])
+        for line, row in rows:
+            if len(row) != width:
+                raise UsageError(f"{file}: malformed CSV, line {line} has {len(row)} columns, the first data line {width}")
+        return cls(header, [line for line, _ in rows], [row for _, row in rows])
+
+    @property
+    def width(self) -> int:
+        return len(self.rows[0])
+
+    def separator_hint(self) -> str:
+        """Why a table may read as one column: another separator than the comma."""
+        separator = next((name for char, name in ((";", "semicolons"), ("\t", "tabs")) if char in self.rows[0][0]), None)
+        return f" (its columns seem separated by {separator}; separate them with commas)" if separator else ""
+
+    def where(self, row: int, column: int) -> str:
+        """A cell's place as a reader finds it: its line, its column from 1, and the column's name."""
+        name = f" ({self.header[column]})" if self.header and column < len(self.header) and self.header[column] else ""
+        return f"line {self.lines[row]}, column {column + 1}{name}"
+
+    def numbers(self, file: Path, columns: int) -> np.ndarray:
+        """The first ``columns`` columns as float64, each cell a finite number (else the first bad
+        cell is named, with its place)."""
+        cells = [row[:columns] for row in self.rows]
+        try:
+            values = np.array(cells, dtype=np.float64)
+        except ValueError:
+            values = None
+        if values is not None and np.isfinite(values).all():
+            return values
+        row, column, problem = next((r, c, _problem(cell)) for r, cells_of_row in enumerate(cells)
+                                    for c, cell in enumerate(cells_of_row) if _problem(cell))
+        hint = "; inputs must be numbers (only y, the last column, may hold text labels)" if "not a number" in problem else ""
+        raise UsageError(f"{file}: {self.where(row, column)}: {problem}{hint}")
+
+    def labels(self, file: Path) -> np.ndarray:
+        """The last column: numbers (float64) when every cell is one, else text labels."""
+        last = self.width - 1
+        cells = [row[last].strip() for row in self.rows]
+        for row, cell in enumerate(cells):
+            if cell.lower() in MISSING:
+                raise UsageError(f"{file}: {self.where(row, last)}: y is {_missing(cell)}; fill it in or remove the row")
+        if not all(_is_number(cell) for cell in cells):
+            return np.array(cells)
+        values = np.array(cells, dtype=np.float64)
+        if not np.isfinite(values).all():
+            row = int(np.argwhere(~np.isfinite(values))[0][0])
+            raise UsageError(f"{file}: {self.where(row, last)}: {_problem(cells[row])}")
+        return values
 
 
-def _whole_non_negative(y: np.ndarray) -> bool:
-    if y.dtype.kind in "iub":
-        return bool(np.all(y >= 0))
-    return y.dtype.kind == "f" and bool(np.all(y >= 0)) and bool(np.all(np.floor(y) == y))
+def _problem(cell: str) -> str | None:
+    """What is wrong with a cell that must hold a number, or None."""
+    text = cell.strip()
+    if text.lower() in MISSING:
+        return f"the value is {_missing(text)}; fill it in or remove the row"
+    if not _is_number(text):
+        return f"{text!r} is not a number"
+    if not math.isfinite(float(text)):
+        return f"{text!r} is not a finite number"
+    return None
 
 
-def output_count(y: np.ndarray, task: str) -> int:
-    """Output neurons: one per class (or per one-hot column), else one per target column."""
-    if task == "classification" and y.ndim == 1:
-        return int(y.max(initial=0)) + 1
-    return y.shape[1]
+def _missing(text: str) -> str:
+    return f"missing ({text!r})" if text else "missing (an empty cell)"
+
+
+def _names_columns(first: list[str], second: list[str] | None) -> bool:
+    """Whether a CSV's first row is a header: it holds text where the next row holds a number (a
+    missing value decides nothing), or, alone, holds no number at all."""
+    if second is None:
+        return not any(_is_number(cell) for cell in first)
+    return any(_is_text(a) and _is_number(b) for a, b in zip(first, second))
+
+
+def _is_text(cell: str) -> bool:
+    return cell.strip().lower() not in MISSING and not _is_number(cell)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True

@@ -66,16 +66,19 @@ def select_backend(name: str | None, dtype: str) -> Backend:
     return nnfs_gpu.set_backend(create_requested(name, dtype=dtype))
 
 
-def check_output_files(outputs: list[tuple[str, str, str | Path]], inputs: list[Path]) -> None:
+def check_output_files(outputs: list[tuple[str, str, str | Path]], inputs: list[Path],
+                       replaceable: dict[str, Path] | None = None) -> None:
     """Checks, before any work, that every output (the option, the path as given, the file it
-    writes) can be written, and that none overwrites an input or another output."""
+    writes) can be written, and that none overwrites an input or another output, except the input
+    that ``replaceable`` allows an option to replace (``train --resume m.model --save m.model``)."""
     written: dict[str, str] = {os.path.realpath(path): "an input file of this command" for path in inputs}
+    allowed = {option: os.path.realpath(path) for option, path in (replaceable or {}).items()}
     for option, given, path in outputs:
         try:
             target = os.path.realpath(check_writable(path, "write"))
         except OSError as error:
             raise UsageError(f"{option} {given}: {getattr(error, 'reason', one_line(error))}") from None
-        if target in written:
+        if target in written and not (allowed.get(option) == target and written[target] == "an input file of this command"):
             raise UsageError(f"{option} {given}: {path} is {written[target]}; name another file")
         written[target] = f"also written by {option}"
 

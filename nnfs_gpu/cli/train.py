@@ -1,8 +1,5 @@
-"""``nnfs-gpu train``: a network for a built-in dataset or the user's file, with the book's settings.
-
-The network is Dense layers of the ``--hidden`` sizes with ReLU (and dropout) between them and the
-output layer, loss and accuracy of the problem kind; each optimizer starts from the settings the
-book ends chapter 10 with, and datasets the book trains differently bring their own (PRESETS).
+"""``nnfs-gpu train``: a network for a built-in dataset or the user's file, with the book's settings,
+or a saved network trained further (``--resume``); ``network`` builds and loads the networks.
 """
 
 from __future__ import annotations
@@ -16,28 +13,12 @@ from typing import Any
 import numpy as np
 
 import nnfs_gpu
-from nnfs_gpu import (
-    SGD,
-    Adagrad,
-    Adam,
-    BinaryCrossentropy,
-    Categorical,
-    CategoricalCrossentropy,
-    Dense,
-    Dropout,
-    Linear,
-    MeanSquaredError,
-    Model,
-    Regression,
-    ReLU,
-    RMSprop,
-    Sigmoid,
-    Softmax,
-    datasets,
-    plot,
-)
+from nnfs_gpu import Model, datasets, plot
 from nnfs_gpu.backends import Backend, chosen_name
-from nnfs_gpu.cli.data import Data, UsageError, infer_task, output_count, prepare_targets, read_data_file
+from nnfs_gpu.callbacks import EarlyStopping, ModelCheckpoint
+from nnfs_gpu.cli.data import FORMS, Data, UsageError, existing_file, read_data_file
+from nnfs_gpu.cli.labels import infer_task, targets_for_model, targets_for_new_model
+from nnfs_gpu.cli.network import OPTIMIZERS, PRESETS, TASKS, build_model, describe_layers, resumed_model
 from nnfs_gpu.cli.options import (
     add_backend_arguments,
     check_output_files,
@@ -61,66 +42,41 @@ from nnfs_gpu.launch import stopping_launch_on_error
 
 BUILTIN_DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 DEFAULT_FASHION_FOLDER = "fashion_mnist_images"
-
-#: output activation, loss and accuracy of each problem kind (the book's chapters 18, 16 and 17)
-TASKS: dict[str, tuple[type, type, Callable[[], Any]]] = {
-    "classification": (Softmax, CategoricalCrossentropy, Categorical),
-    "binary": (Sigmoid, BinaryCrossentropy, lambda: Categorical(binary=True)),
-    "regression": (Linear, MeanSquaredError, Regression),
-}
-#: each optimizer with the settings chapter 10 ends with on the spiral data
-OPTIMIZERS: dict[str, tuple[type, dict[str, float]]] = {
-    "sgd": (SGD, {"learning_rate": 1.0, "decay": 1e-3, "momentum": 0.9}),
-    "adagrad": (Adagrad, {"learning_rate": 1.0, "decay": 1e-4}),
-    "rmsprop": (RMSprop, {"learning_rate": 0.02, "decay": 1e-5, "rho": 0.999}),
-    "adam": (Adam, {"learning_rate": 0.05, "decay": 5e-7}),
-}
 #: what an option left out means; datasets the book trains differently override it (PRESETS)
-DEFAULTS: dict[str, Any] = {"hidden": (64,), "epochs": 1000, "batch_size": None}
-PRESETS: dict[str, dict[str, Any]] = {
-    "sine": {"hidden": (64, 64), "epochs": 2000, "adam": {"learning_rate": 0.005, "decay": 1e-3}},  # chapter 17
-    "fashion-mnist": {"hidden": (128, 128), "epochs": 10, "batch_size": 128, "adam": {"learning_rate": 0.001, "decay": 1e-4}},
-}
-#: chapter 17: a regression network learns only from larger initial weights
-REGRESSION_WEIGHT_SCALE = 0.1
+DEFAULTS: dict[str, Any] = {"epochs": 1000, "batch_size": None}
+#: what a new network takes when an option is left out (a resumed one keeps the file's)
+NETWORK_DEFAULTS: dict[str, Any] = {"hidden": (64,), "optimizer": "adam"}
+
 
 def add_parser(commands: Any) -> None:
     train = commands.add_parser("train", help="train a network (default: the book's spiral classifier)")
     data = train.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        default="spiral",
-        metavar="NAME|PATH",
-        help=f"{', '.join(BUILTIN_DATASETS)}, or a .npz (arrays X, y) or .csv (last column y) file (default: spiral)",
-    )
+    data.add_argument("--dataset", default="spiral", metavar="NAME|PATH",
+                      help=f"{', '.join(BUILTIN_DATASETS)}, or a {FORMS} file; y may hold text labels (default: spiral)")
     data.add_argument("--data", metavar="FOLDER", help=f"the Fashion-MNIST folder (default: {DEFAULT_FASHION_FOLDER})")
-    data.add_argument(
-        "--samples",
-        type=positive_int,
-        help="samples per class (spiral, vertical), samples (sine), or training samples used (fashion-mnist)",
-    )
+    data.add_argument("--samples", type=positive_int,
+                      help="samples per class (spiral, vertical), samples (sine), or training samples used (fashion-mnist)")
     data.add_argument("--classes", type=positive_int, help="classes (spiral, vertical; default 3)")
-    data.add_argument(
-        "--validation-split",
-        type=fraction,
-        default=0.0,
-        metavar="FRACTION",
-        help="hold out this share of the data for validation (default: none; fashion-mnist: its test set)",
-    )
+    data.add_argument("--validation-split", type=fraction, default=0.0, metavar="FRACTION",
+                      help="hold out this share of the data for validation (default: none; fashion-mnist: its test set)")
     net = train.add_argument_group("network")
     net.add_argument("--hidden", type=layer_sizes, metavar="SIZES", help="hidden Dense layer sizes, ReLU between (default: 64)")
     net.add_argument("--task", choices=sorted(TASKS), help="the problem kind (default: from the data)")
-    net.add_argument("--dropout", type=fraction, default=0.0, metavar="RATE", help="dropout after each hidden layer")
-    net.add_argument(
-        "--l2", type=non_negative_float, default=0.0, help="L2 regularization of the hidden layers' weights and biases"
-    )
+    net.add_argument("--dropout", type=fraction, metavar="RATE", help="dropout after each hidden layer (default: none)")
+    net.add_argument("--l2", type=non_negative_float, help="L2 regularization of the hidden layers' weights and biases")
+    net.add_argument("--resume", metavar="MODEL",
+                     help="train a saved model further: its network, optimizer state and step count "
+                          "(--learning-rate, --decay, --momentum change its settings; network options must match it)")
     fit = train.add_argument_group("training")
-    fit.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam", help="(default: adam)")
+    fit.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default: adam)")
     fit.add_argument("--learning-rate", type=positive_float, help="(default: the book's for the optimizer)")
     fit.add_argument("--decay", type=non_negative_float, help="learning-rate decay per step")
     fit.add_argument("--momentum", type=non_negative_float, help="SGD momentum")
     fit.add_argument("--epochs", type=non_negative_int, help=f"(default: {DEFAULTS['epochs']})")
     fit.add_argument("--batch-size", type=positive_int, help="(default: the whole data set in one batch)")
+    fit.add_argument("--patience", type=non_negative_int, metavar="EPOCHS",
+                     help="stop when the validation loss (the loss without validation data) has not improved for "
+                          "this many epochs, and keep the weights of the best epoch")
     fit.add_argument("--seed", type=seed, default=0, help="seed of NumPy's RNG: data, initial weights, shuffling (default: 0)")
     fit.add_argument("--distributed", action="store_true",
                      help="data-parallel training over the ranks of an mpiexec launch (pip install 'nnfs_gpu[mpi]')")
@@ -130,7 +86,12 @@ def add_parser(commands: Any) -> None:
     add_backend_arguments(train)
     out = train.add_argument_group("output")
     out.add_argument("--save", metavar="PATH", help="save the trained model (Model.save)")
+    out.add_argument("--checkpoint", metavar="PATH",
+                     help="save the model after each epoch that improves the validation loss (else the loss); "
+                          "{epoch} in PATH keeps a file for each of them")
     out.add_argument("--plot", metavar="PATH.png", help="plot the training history (and, for 2-D classifiers, PATH-boundary.png)")
+    out.add_argument("--print-every", type=positive_int, metavar="STEPS",
+                     help="also print a line every this many steps (default: a bar on a terminal, else a line per epoch)")
     out.add_argument("--quiet", action="store_true", help="print nothing but errors")
     train.set_defaults(run=train_command)
 
@@ -157,41 +118,56 @@ def train_command(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, backend: Backend, comm: Communicator | None) -> int:
     rank = 0 if comm is None else comm.rank
     _seed(args.seed, backend, rank)
-    data = load_dataset(args)
-    task = args.task or infer_task(data)
     source = f"--dataset {args.dataset}"
-    y = prepare_targets(data.y, task, source)
-    (X_train, y_train), validation = _split(data, y, task, source, args.validation_split)
-    model = build_model(data.X.shape[1], output_count(y, task), task, args)
+    resumed = resumed_model(args) if args.resume is not None else None
+    data = load_dataset(args)
+    model, task, y, notes = _network(args, data, source, resumed)
+    (X_train, y_train), validation = _split(data, y, model, task, source, args.validation_split)
     say = _printer(args.quiet or rank != 0)
     say(f"backend: {backend.name} ({backend.describe()})")
     if comm is not None:
         say(f"distributed over {comm.size} ranks ({type(comm).__name__})")
-    say(f"{task} of {len(X_train)} samples with {_describe_layers(model)}; {model.optimizer!r}, {args.epochs} epochs")
+    say(f"{task} of {len(X_train)} samples with {describe_layers(model)}; {model.optimizer!r}, {args.epochs} epochs")
+    for note in notes:
+        say(note)
+    callbacks = _callbacks(args, validation is not None)
     start = time.perf_counter()
-    history = model.train(
-        X_train,
-        y_train,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        shuffle=args.batch_size is not None,
-        validation_data=validation,
-        verbose=not args.quiet,
-        distributed=comm or False,
-    )
+    history = model.train(X_train, y_train, args.epochs, batch_size=args.batch_size, shuffle=args.batch_size is not None,
+                          print_every=args.print_every, validation_data=validation, verbose=not args.quiet,
+                          callbacks=callbacks, distributed=comm or False)
     say(_summary(history, time.perf_counter() - start))
+    for callback in callbacks:
+        if callback.best_epoch:
+            say(_outcome(callback))
     if rank == 0:
         _write_outputs(args, say, model, history, (data.X, y))
     return 0
 
 
+def _network(args: argparse.Namespace, data: Data, source: str,
+             resumed: tuple[Model, str, list[str]] | None) -> tuple[Model, str, np.ndarray, list[str]]:
+    """The model to train, its task, the targets for it, and lines to say about them."""
+    if resumed is not None:
+        model, task, notes = resumed
+        if data.X.shape[1] != model.n_inputs:
+            raise UsageError(f"{source}: the data has {data.X.shape[1]} inputs, {args.resume} takes {model.n_inputs}")
+        return model, task, targets_for_model(data.y, model, task, source), notes
+    task = args.task or infer_task(data)
+    targets = targets_for_new_model(data.y, task, source)
+    model = build_model(data.X.shape[1], targets.outputs, task, args)
+    model.class_labels = targets.class_labels
+    return model, task, targets.y, [targets.note] if targets.note else []
+
+
 def _apply_defaults(args: argparse.Namespace) -> None:
-    """Options left out take the dataset's preset (the book's settings for it) or the general default."""
+    """Options left out take the dataset's preset (the book's settings for it) or the general default;
+    a resumed network keeps the file's."""
     preset = PRESETS.get(args.dataset, {})
-    for name, default in DEFAULTS.items():
+    defaults = DEFAULTS if args.resume is not None else {**DEFAULTS, **NETWORK_DEFAULTS}
+    for name, default in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, preset.get(name, default))
-    if args.momentum is not None and args.optimizer != "sgd":
+    if args.momentum is not None and args.resume is None and args.optimizer != "sgd":
         raise UsageError("--momentum applies only to --optimizer sgd")
     if args.data is not None and args.dataset != "fashion-mnist":
         raise UsageError("--data is the Fashion-MNIST folder; it applies only to --dataset fashion-mnist")
@@ -203,10 +179,13 @@ def _apply_defaults(args: argparse.Namespace) -> None:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fails before training, not after it, when a result could not be written: each output must be
-    a file (not a folder) that can be created in its folder, and none may overwrite the data or another."""
+    a file (not a folder) that can be created in its folder, and none may overwrite the data or
+    another output (``--save`` and ``--checkpoint`` may replace the model that ``--resume`` reads)."""
     outputs = []
     if args.save is not None:
         outputs.append(("--save", args.save, args.save))
+    if args.checkpoint is not None:
+        outputs.append(("--checkpoint", args.checkpoint, checkpoint_path(args.checkpoint)))
     if args.plot is not None:
         if Path(args.plot).suffix.lower() != ".png":
             raise UsageError(f"--plot {args.plot}: plots are PNG files; name it *.png")
@@ -215,7 +194,19 @@ def _check_outputs(args: argparse.Namespace) -> None:
         plot.require_matplotlib()
         outputs += [("--plot", args.plot, args.plot), ("--plot", args.plot, boundary_path(args.plot))]
     inputs = [Path(args.dataset)] if Path(args.dataset).is_file() else []
-    check_output_files(outputs, inputs)
+    replaceable = {}
+    if args.resume is not None:
+        inputs.append(existing_file(args.resume, "model file"))
+        replaceable = {"--save": Path(args.resume), "--checkpoint": Path(args.resume)}
+    check_output_files(outputs, inputs, replaceable)
+
+
+def checkpoint_path(given: str) -> str:
+    """The file ``--checkpoint`` writes first (``{epoch}`` in the path: the first epoch's)."""
+    try:
+        return given.format(epoch=1)
+    except (KeyError, IndexError, ValueError):
+        raise UsageError(f"--checkpoint {given}: braces in the path may only hold {{epoch}}, the epoch's number") from None
 
 
 def boundary_path(history_path: str) -> Path:
@@ -243,8 +234,8 @@ def load_dataset(args: argparse.Namespace) -> Data:
         return Data(*datasets.sine_data(args.samples or 1000))
     if name == "fashion-mnist":
         return _fashion_mnist(args.data or DEFAULT_FASHION_FOLDER, args.samples)
-    if Path(name).suffix.lower() not in (".npz", ".csv") and not Path(name).exists():
-        raise UsageError(f"unknown dataset {name!r}: choose {', '.join(BUILTIN_DATASETS)}, or a .npz or .csv file")
+    if Path(name).suffix.lower() not in (".npz", ".npy", ".csv") and not Path(name).exists():
+        raise UsageError(f"unknown dataset {name!r}: choose {', '.join(BUILTIN_DATASETS)}, or a .npz, .npy or .csv file")
     return read_data_file(name)
 
 
@@ -260,8 +251,9 @@ def _fashion_mnist(folder: str, samples: int | None) -> Data:
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
-def _split(data: Data, y: np.ndarray, task: str, source: str, fraction: float) -> tuple[Arrays, Arrays | None]:
-    """Training and validation data: a random held-out share, else the dataset's test set, else none."""
+def _split(data: Data, y: np.ndarray, model: Model, task: str, source: str, fraction: float) -> tuple[Arrays, Arrays | None]:
+    """Training and validation data: a random held-out share, else the dataset's test set (its labels
+    mapped as the model's), else none."""
     if fraction:
         held_out = round(len(y) * fraction)
         if not 0 < held_out < len(y):
@@ -271,41 +263,30 @@ def _split(data: Data, y: np.ndarray, task: str, source: str, fraction: float) -
         return (data.X[train], y[train]), (data.X[validation], y[validation])
     if data.validation is not None:
         X_test, y_test = data.validation
-        return (data.X, y), (X_test, prepare_targets(y_test, task, source))
+        return (data.X, y), (X_test, targets_for_model(y_test, model, task, source))
     return (data.X, y), None
 
 
-def build_model(n_inputs: int, n_outputs: int, task: str, args: argparse.Namespace) -> Model:
-    """Dense layers of the --hidden sizes with ReLU (and dropout) after each, then the task's output layer."""
-    scale = REGRESSION_WEIGHT_SCALE if task == "regression" else 0.01
-    model = Model()
-    width = n_inputs
-    for size in args.hidden:
-        model.add(Dense(width, size, weight_regularizer_l2=args.l2, bias_regularizer_l2=args.l2, weight_scale=scale))
-        model.add(ReLU())
-        if args.dropout:
-            model.add(Dropout(args.dropout))
-        width = size
-    model.add(Dense(width, n_outputs, weight_scale=scale))
-    activation, loss, accuracy = TASKS[task]
-    model.add(activation())
-    model.set(loss=loss(), optimizer=make_optimizer(args), accuracy=accuracy())
-    model.finalize()
-    return model
+def _callbacks(args: argparse.Namespace, validated: bool) -> list[Any]:
+    """EarlyStopping (--patience) and ModelCheckpoint (--checkpoint), both watching the validation
+    loss when there is validation data, else the loss."""
+    monitor = "val_loss" if validated else "loss"
+    callbacks: list[Any] = []
+    if args.patience is not None:
+        callbacks.append(EarlyStopping(monitor=monitor, patience=args.patience))
+    if args.checkpoint is not None:
+        callbacks.append(ModelCheckpoint(args.checkpoint, monitor=monitor))
+    return callbacks
 
 
-def make_optimizer(args: argparse.Namespace) -> Any:
-    """The chosen optimizer with the book's settings, the dataset's preset, then the options given."""
-    cls, settings = OPTIMIZERS[args.optimizer]
-    settings = {**settings, **PRESETS.get(args.dataset, {}).get(args.optimizer, {})}
-    for name in ("learning_rate", "decay", "momentum"):
-        if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
-    return cls(**settings)
-
-
-def _describe_layers(model: Model) -> str:
-    return ", ".join(repr(layer) if isinstance(layer, (Dense, Dropout)) else type(layer).__name__ for layer in model.layers)
+def _outcome(callback: Any) -> str:
+    """What a callback did, in one line (after at least one epoch)."""
+    best = f"the best epoch, {callback.best_epoch} ({callback.monitor} {callback.best:.4f})"
+    if isinstance(callback, ModelCheckpoint):
+        return f"checkpoint: {callback.path.format(epoch=callback.best_epoch)} holds {best}"
+    stopped = (f"stopped early after epoch {callback.stopped_epoch}: {callback.monitor} did not improve for "
+               f"{callback.patience} epochs; " if callback.stopped_epoch else "")
+    return f"{stopped}kept the weights of {best}"
 
 
 def _printer(quiet: bool) -> Callable[[str], None]:
@@ -335,7 +316,5 @@ def _write_outputs(
         say(f"plotted the training history to {args.plot}")
         if plot.boundary_problem(model) is None:
             boundary = boundary_path(args.plot)
-            plot.plot_decision_boundary(model, *data, boundary)
+            plot.plot_decision_boundary(model, *data, boundary, class_names=model.class_labels)
             say(f"plotted the decision boundary to {boundary}")
-
-
