@@ -133,6 +133,13 @@ def pairwise_sum(values: np.ndarray, start: int, count: int) -> Any:
 # -- forward and backward ---------------------------------------------------------------------
 
 
+def _add_bias(output: np.ndarray, biases: np.ndarray) -> None:
+    """``output += biases``, row by row (NumPy's loop runs once per row: slow for a few columns)."""
+    for row in prange(output.shape[0]):
+        for column in range(output.shape[1]):
+            output[row, column] = output[row, column] + biases[0, column]
+
+
 def _bias_relu(z: np.ndarray, biases: np.ndarray, out: np.ndarray) -> None:
     """``z += biases`` (in place) and ``out = max(z, 0)`` as ``np.maximum`` (NaN stays NaN)."""
     zero = z.dtype.type(0)
@@ -279,6 +286,7 @@ def _adam(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, cache: np.
         p[index] = p[index] + step / (np.sqrt(accumulated / cache_correction) + epsilon)
 
 
+add_bias = _serial_and_parallel(_add_bias)
 bias_relu = _serial_and_parallel(_bias_relu)
 relu = _serial_and_parallel(_relu)
 relu_backward = _serial_and_parallel(_relu_backward)

@@ -67,6 +67,13 @@ class NumbaOps:
         compiled.choose(compiled.relu, x.size)(x, out)
         return out
 
+    def add_bias(self, output: Any, biases: Any) -> None:
+        compiled = _fused(output, biases) if getattr(output, "ndim", 0) == 2 and biases.shape == (1, output.shape[1]) else None
+        if compiled is None:
+            return super().add_bias(output, biases)
+        compiled.choose(compiled.add_bias, output.size)(output, biases)
+        return None
+
     def bias_relu(self, z: Any, biases: Any, out: Any = None) -> Any:
         out = np.empty_like(z) if out is None and isinstance(z, np.ndarray) else out
         compiled = _fused(z, biases, out) if getattr(z, "ndim", 0) == 2 and biases.shape == (1, z.shape[1]) else None
