@@ -14,9 +14,18 @@ subclass that changes the per-layer rule in ``update_params`` must pass ``flat=F
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 from . import checks
+
+PARAMETER_PREFIXES = ("weight", "bias")
+
+
+@functools.cache
+def _state_names(state_kinds: tuple[str, ...]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """``(prefix, ((kind, layer attribute), ...))`` for each parameter: built once, not per update."""
+    return tuple((prefix, tuple((kind, f"{prefix}_{kind}") for kind in state_kinds)) for prefix in PARAMETER_PREFIXES)
 
 
 class Optimizer:
@@ -59,18 +68,22 @@ class Optimizer:
     @property
     def state_attributes(self) -> tuple[str, ...]:
         """The layer attributes this optimizer keeps its state in, as the book names them."""
-        return tuple(f"{prefix}_{kind}" for prefix in ("weight", "bias") for kind in self.state_kinds)
+        return tuple(name for _, names in _state_names(self.state_kinds) for _, name in names)
 
     def update_params(self, layer: Any) -> None:
         """The book's per-layer update (state created on the layer the first time it is seen)."""
-        xp = layer.backend.xp
-        for name in self.state_attributes:
-            if not hasattr(layer, name):
-                param, grad = (layer.weights, layer.dweights) if name.startswith("weight") else (layer.biases, layer.dbiases)
-                dtype = param.dtype if self.state_updated_in_place else xp.result_type(param, grad)
-                setattr(layer, name, xp.zeros_like(param, dtype=dtype))
-        for prefix, param, grad in (("weight", layer.weights, layer.dweights), ("bias", layer.biases, layer.dbiases)):
-            self._step(layer.backend, param, grad, {kind: getattr(layer, f"{prefix}_{kind}") for kind in self.state_kinds})
+        for prefix, names in _state_names(self.state_kinds):
+            param, grad = (layer.weights, layer.dweights) if prefix == "weight" else (layer.biases, layer.dbiases)
+            state = {}
+            for kind, name in names:
+                array = getattr(layer, name, None)
+                if array is None:
+                    xp = layer.backend.xp
+                    dtype = param.dtype if self.state_updated_in_place else xp.result_type(param, grad)
+                    array = xp.zeros_like(param, dtype=dtype)
+                    setattr(layer, name, array)
+                state[kind] = array
+            self._step(layer.backend, param, grad, state)
 
     def update_flat(self, flat: Any) -> None:
         """The same update for every parameter of a model at once (see ``nnfs_gpu.flat``)."""
