@@ -37,7 +37,9 @@ class Loss(PassMean):
     only their shape is checked again.
     """
 
-    transient = ("dinputs",)
+    transient = ("dinputs", "forward_targets")
+    #: the host targets the last forward pass checked, whose values its backward pass trusts
+    forward_targets: Any = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,13 +54,19 @@ class Loss(PassMean):
             raise ValueError(f"{self!r}: {name} must be 2-D (samples, outputs), got shape {tuple(values.shape)}")
         return values
 
-    def targets(self, y: Any, shape: tuple[int, int], dtype: Any, *, checked: bool = False) -> Any:
+    def targets(self, y: Any, shape: tuple[int, int], dtype: Any, *, checked: bool = False, backward: bool = False) -> Any:
         """Targets for predictions of ``shape`` and float ``dtype``, checked, on this backend, in the
         form the formula takes. Host targets are checked on the host before they move (their values
-        too, unless ``checked``); device targets by shape and dtype only, so that nothing is read back."""
+        too, unless ``checked``, or unless a ``backward`` pass gets the very array its forward pass
+        checked, as the book's loops pass it); device targets by shape and dtype only, so that
+        nothing is read back."""
+        given = y
         if is_host(y):
+            checked = checked or (backward and y is self.forward_targets)
             y = np.asarray(y)
         self.check_targets(y, *shape, values=not checked)
+        if not backward:
+            self.forward_targets = given
         return self._computable(self.backend.asarray(y), dtype)
 
     def check_targets(self, y: Any, samples: int, outputs: int, *, values: bool = True) -> None:
@@ -93,7 +101,7 @@ class Loss(PassMean):
     def backward(self, dvalues: Any, y_true: Any, *, checked: bool = False) -> None:
         """Sets ``dinputs``, the gradient of the mean loss with respect to the predictions ``dvalues``."""
         dvalues = self.predictions_batch(dvalues, "dvalues")
-        self.dinputs = self._backward(dvalues, self.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked))
+        self.dinputs = self._backward(dvalues, self.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked, backward=True))
 
     def _forward(self, y_pred: Any, y_true: Any) -> Any:
         raise NotImplementedError
@@ -242,7 +250,7 @@ class SoftmaxCategoricalCrossentropy(BackendBound):
     def backward(self, dvalues: Any, y_true: Any, *, checked: bool = False) -> None:
         backend = self.backend
         dvalues = self.loss.predictions_batch(dvalues, "dvalues")
-        y_true = self.loss.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked)
+        y_true = self.loss.targets(y_true, dvalues.shape, dvalues.dtype, checked=checked, backward=True)
         if y_true.ndim == 2:
             self.dinputs = (dvalues - y_true) / dvalues.shape[0]
             return

@@ -200,6 +200,21 @@ def test_bad_labels_are_refused(backend, labels, error, message):
         loss.calculate(np.full((2, 3), 1 / 3), labels)
 
 
+@pytest.mark.parametrize("loss_class", [nnfs_gpu.CategoricalCrossentropy, nnfs_gpu.SoftmaxCategoricalCrossentropy])
+def test_a_backward_pass_checks_labels_its_forward_pass_did_not(backend, loss_class):
+    """The book's loops pass the same labels to forward and backward: checked once, in forward;
+    other labels are checked in backward too."""
+    loss, predictions = loss_class(), np.full((2, 3), 1 / 3)
+    good = np.array([0, 2])
+    if loss_class is nnfs_gpu.CategoricalCrossentropy:
+        loss.calculate(predictions, good)
+    else:
+        loss.forward(predictions, good)
+    loss.backward(predictions, good)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        loss.backward(predictions, np.array([0, 3]))
+
+
 def test_to_numpy_round_trip(backend):
     data = np.arange(6, dtype=np.float32).reshape(2, 3)
     moved = backend.asarray(data)
