@@ -313,6 +313,7 @@ def test_layers_on_different_backends_are_refused():
         (np.ones((5, 2)), np.array([0.0, 1.0, 0.5, 0.0, 0.0]), TypeError, "must be integers"),
         (np.ones((5, 2)), np.zeros(4, dtype=int), ValueError, "4 labels for 5 samples"),
         (np.array([[1.0, np.nan]] * 5), np.zeros(5, dtype=int), ValueError, r"NaN or infinity \(first in row 0\)"),
+        (np.array([[1.0, 2.0]] * 4 + [[np.inf, -np.inf]]), np.zeros(5, dtype=int), ValueError, r"NaN or infinity \(first in row 4\)"),
         (np.array([["a", "b"]] * 5), np.zeros(5, dtype=int), TypeError, "inputs must be numbers"),
     ],
 )
@@ -320,6 +321,20 @@ def test_bad_training_data_is_refused(backend, X, y, error, message):
     model = spiral_classifier()
     with pytest.raises(error, match=message):
         model.train(X, y, epochs=1, verbose=False)
+
+
+@pytest.mark.parametrize("on_device", [False, True])
+def test_the_finite_check_tells_an_overflowing_sum_from_infinity(backend, on_device):
+    """Finite inputs whose sum overflows are fine; an infinity among them is not."""
+    from nnfs_gpu.batches import prepare_inputs
+
+    model = spiral_classifier()
+    huge = np.full((4, 2), 3e38, dtype=np.float32)
+    place = backend.asarray if on_device else np.asarray
+    assert prepare_inputs(model, place(huge)).shape == (4, 2)
+    huge[3, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        prepare_inputs(model, place(huge))
 
 
 def test_regression_targets_of_the_wrong_shape_get_a_hint(backend):
