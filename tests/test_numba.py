@@ -106,6 +106,18 @@ def test_softmax_crossentropy_backward(numpy_backend, rng):
                     NumpyUfuncs.softmax_cce_backward(numpy_backend, probabilities, labels))
 
 
+@pytest.mark.parametrize("keep", [0.9, 0.5, 1.0, 0.6551136029553816])  # the last: float32 division would differ
+def test_dropout_masks(numpy_backend, keep):
+    """The same draws from the same seed, scaled as ``draws / keep`` in float64 and then rounded."""
+    shapes = [(1, 1), (7, 3), (300, 64)]
+    np.random.seed(5)
+    fused = [numpy_backend.dropout_mask(shape, keep) for shape in shapes]
+    np.random.seed(5)
+    plain = [NumpyUfuncs.dropout_mask(numpy_backend, shape, keep) for shape in shapes]
+    for ours, theirs in zip(fused, plain):
+        assert_bits(ours, theirs)
+
+
 UPDATES = {
     "sgd_update": (0, (0.3,)),
     "momentum_update": (1, (0.3, 0.9)),

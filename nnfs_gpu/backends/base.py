@@ -332,5 +332,10 @@ class Backend:
         (``np.random.binomial(1, keep, size) / keep``), so every backend sees the same masks for the
         same seed. A GPU backend draws on the device instead unless ``host_rng`` is set.
         """
-        mask = np.random.binomial(1, keep_probability, size=shape) / keep_probability
+        mask = dropout_draws(shape, keep_probability) / keep_probability
         return self.asarray(mask.astype(self.dtype_name))
+
+
+def dropout_draws(shape: tuple[int, ...], keep_probability: float) -> np.ndarray:
+    """The book's draw of which inputs a dropout keeps (1) or drops (0), as int64 on the host."""
+    return np.random.binomial(1, keep_probability, size=shape)

@@ -178,6 +178,14 @@ def _softmax_cce_backward(probabilities: np.ndarray, labels: np.ndarray, out: np
 
 
 @numba.njit(cache=True, error_model="numpy")
+def scaled_draws(draws: np.ndarray, keep_probability: float, out: np.ndarray) -> None:
+    """``(draws / keep_probability).astype(out.dtype)``: a dropout mask, divided in float64 as NumPy
+    divides int64 draws, without the float64 array in between."""
+    for index in range(draws.size):
+        out[index] = draws[index] / keep_probability
+
+
+@numba.njit(cache=True, error_model="numpy")
 def picked_and_clipped(values: np.ndarray, labels: np.ndarray, low: Any, high: Any, out: np.ndarray) -> None:
     """``out[i] = min(max(values[i, labels[i]], low), high)``, as the generic clip of the picked values."""
     for row in range(values.shape[0]):

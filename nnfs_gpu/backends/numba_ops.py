@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import CLIP
+from .base import CLIP, dropout_draws
 from .cpu_threads import WORKERS
 
 NUMBA_VARIABLE = "NNFS_GPU_NUMBA"
@@ -115,6 +115,14 @@ class NumbaOps:
             return super().argmax_matches(outputs, labels, total)
         batch = np.int64(compiled.argmax_matches(outputs, labels))
         return batch, self._plus(total, batch)
+
+    def dropout_mask(self, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
+        compiled = kernels()
+        if compiled is None:
+            return super().dropout_mask(shape, keep_probability, host_rng)
+        mask = np.empty(shape, dtype=self.dtype_name)
+        compiled.scaled_draws(dropout_draws(shape, keep_probability).reshape(-1), float(keep_probability), mask.reshape(-1))
+        return mask
 
     # -- optimizer updates, over the arrays as flat views ---------------------------------------
 
