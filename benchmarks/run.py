@@ -27,6 +27,7 @@ sys.path.insert(1, str(HERE.parent))
 import numpy as np  # noqa: E402
 
 import contenders  # noqa: E402
+import per_call  # noqa: E402
 import nnfs_gpu  # noqa: E402
 from workloads import WORKLOADS, Workload  # noqa: E402
 
@@ -304,12 +305,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {timing['median_s']:.4f} s", flush=True)
     rows = ratios(results, ceilings, libraries)
     print_report(results, ceilings, rows)
+    costs = per_call.per_call_costs(repeats) if "W0" in results and "nnfs_gpu[numpy]" in chosen else None
+    if costs:
+        per_call.print_costs(costs)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = arguments.json or HERE / "results" / f"bench-{stamp}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     report = {"environment": info, "quick": arguments.quick, "repeats": repeats, "gemm_ceiling_gflops": ceilings,
               "workloads": {key: WORKLOADS[key].scaled(arguments.quick).description for key in results},
-              "results": results, "ratios": rows, "command": " ".join(["benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
+              "results": results, "ratios": rows, "per_call_us": costs, "command": " ".join(["benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
     path.write_text(json.dumps(report, indent=1))
     print(f"\nwrote {path}")
     return 0
