@@ -1,8 +1,10 @@
 """The book's precision as a layer over any backend: ``set_backend(name, precision="book")``.
 
 The book runs ``nnfs.init()``, which makes ``np.dot`` compute in float64 and return float32; its
-``np.exp``/``np.log`` of float32 arrays, rounded from float64 here, give the same digits on every
-backend; and it sums a batch with ``np.sum(axis=0)``. This layer computes those operations the
+``np.exp``/``np.log`` of float32 arrays are computed here in float64 and rounded, so backends agree
+to the last float32 digit except in rare near-ties (a GPU's float64 ``exp`` and ``log`` may differ
+from the CPU's in their last bit, which shows only where that bit decides the rounding); and it
+sums a batch with ``np.sum(axis=0)``. This layer computes those operations the
 book's way and takes the generic code of every op that uses an exponential or a logarithm (whose
 ``exp`` and ``log`` are then the book's), so the fast paths of the backend below it never need to
 ask which precision they run in; a new fused op that takes an ``exp`` or a ``log`` must be listed
