@@ -184,6 +184,7 @@ def test_without_numba_the_backend_runs_on_numpy_alone():
         "b = nnfs_gpu.set_backend('numpy')\n"
         "x = np.arange(12, dtype=np.float32).reshape(4, 3)\n"
         "assert numba_ops.kernels() is None\n"
+        "assert numba_ops.NumbaOps not in type(b).__mro__, 'no layer that only falls back'\n"
         "assert np.allclose(b.softmax(x).sum(axis=1), 1) and (b.relu(x - 5) >= 0).all()\n"
         "print('numba' in sys.modules and sys.modules['numba'] is not None)\n"
     )

@@ -2,14 +2,16 @@
 
 ``NumbaOps`` is mixed in before the NumPy backend's own overrides: each op runs its kernel where
 the kernel applies (C-contiguous float32 or float64 arrays of one dtype, integer labels) and falls
-back with ``super()`` everywhere else, so without numba, or with ``NNFS_GPU_NUMBA=0``, everything
-runs as before, with the same numbers either way. Exponentials and logarithms stay NumPy's, called
+back with ``super()`` everywhere else, with the same numbers either way. Without numba, or with
+``NNFS_GPU_NUMBA=0``, the NumPy backend leaves this layer out (``wanted``), so its ops cost no more
+than NumPy's own. Exponentials and logarithms stay NumPy's, called
 between the kernels. numba is imported on the first op that could use it, not with nnfs_gpu.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import warnings
 from types import ModuleType
@@ -24,10 +26,15 @@ NUMBA_VARIABLE = "NNFS_GPU_NUMBA"
 FUSED_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
+def wanted() -> bool:
+    """Whether numba may run the kernels: installed (found, not yet imported) and not turned off."""
+    return os.environ.get(NUMBA_VARIABLE, "").strip() != "0" and importlib.util.find_spec("numba") is not None
+
+
 @functools.cache
 def kernels() -> ModuleType | None:
     """The compiled kernels, or None: numba missing, broken, or turned off by NNFS_GPU_NUMBA=0."""
-    if os.environ.get(NUMBA_VARIABLE, "").strip() == "0":
+    if not wanted():
         return None
     try:
         from . import numba_kernels

@@ -22,7 +22,7 @@ import numpy as np
 
 from .base import Backend
 from .cpu_threads import WORKERS
-from .numba_ops import NumbaOps
+from . import numba_ops
 
 #: rows up to this long are handled as a transposed copy: a few long passes instead of NumPy's
 #: per-row loop, which costs far more than the arithmetic for the few classes of a classifier. A
@@ -289,5 +289,9 @@ class NumpyUfuncs(Backend):
         self._apply(param, grad, cache, learning_rate, epsilon, momentums, 1 - beta_1**step, 1 - beta_2**step)
 
 
-class NumpyBackend(NumbaOps, NumpyUfuncs):
+#: numba's layer only where it can run: without it, each op would step through a layer that falls back
+_FUSED_LAYERS = (numba_ops.NumbaOps,) if numba_ops.wanted() else ()
+
+
+class NumpyBackend(*_FUSED_LAYERS, NumpyUfuncs):  # type: ignore[misc]
     """NumPy on the CPU: numba's fused kernels where they apply, NumPy's own passes elsewhere."""
