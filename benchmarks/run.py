@@ -184,8 +184,10 @@ def numba_first_call() -> dict[str, Any]:
     import subprocess
     import tempfile
 
-    if not has_module("numba"):
-        return {"numba": None}
+    from nnfs_gpu.backends import numba_ops
+
+    if not numba_ops.wanted():
+        return {"numba": None, "why": f"numba is not installed or {numba_ops.NUMBA_VARIABLE}=0"}
     import numba
 
     from nnfs_gpu.backends.cpu_threads import WORKERS
@@ -202,6 +204,19 @@ def numba_first_call() -> dict[str, Any]:
             "without_numba_s": without, "first_call_compile_s": empty - without, "cached_load_s": filled - without}
 
 
+def source_commit() -> str | None:
+    """The commit of the nnfs_gpu that runs ("+changes" when tracked files differ), None outside git."""
+    import subprocess
+
+    folder = Path(nnfs_gpu.__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
+        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit.stdout.strip() + ("+changes" if changes.stdout.strip() else "")
+
+
 def environment() -> dict[str, Any]:
     info: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -211,6 +226,7 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
         "nnfs_gpu": nnfs_gpu.__version__,
+        "commit": source_commit(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
     }
     with contextlib.suppress(Exception):
