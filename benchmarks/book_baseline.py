@@ -65,21 +65,26 @@ class Adam:
         self.learning_rate, self.epsilon, self.beta_1, self.beta_2 = learning_rate, epsilon, beta_1, beta_2
 
     def update_params(self, layer: Dense, iterations: int) -> None:
-        if not hasattr(layer, "weight_cache"):
-            layer.weight_momentums = np.zeros_like(layer.weights)
-            layer.weight_cache = np.zeros_like(layer.weights)
-            layer.bias_momentums = np.zeros_like(layer.biases)
-            layer.bias_cache = np.zeros_like(layer.biases)
-        layer.weight_momentums = self.beta_1 * layer.weight_momentums + (1 - self.beta_1) * layer.dweights
-        layer.bias_momentums = self.beta_1 * layer.bias_momentums + (1 - self.beta_1) * layer.dbiases
-        weight_momentums_corrected = layer.weight_momentums / (1 - self.beta_1 ** (iterations + 1))
-        bias_momentums_corrected = layer.bias_momentums / (1 - self.beta_1 ** (iterations + 1))
-        layer.weight_cache = self.beta_2 * layer.weight_cache + (1 - self.beta_2) * layer.dweights**2
-        layer.bias_cache = self.beta_2 * layer.bias_cache + (1 - self.beta_2) * layer.dbiases**2
-        weight_cache_corrected = layer.weight_cache / (1 - self.beta_2 ** (iterations + 1))
-        bias_cache_corrected = layer.bias_cache / (1 - self.beta_2 ** (iterations + 1))
-        layer.weights += -self.learning_rate * weight_momentums_corrected / (np.sqrt(weight_cache_corrected) + self.epsilon)
-        layer.biases += -self.learning_rate * bias_momentums_corrected / (np.sqrt(bias_cache_corrected) + self.epsilon)
+        adam_step(layer, self.learning_rate, iterations, self.epsilon, self.beta_1, self.beta_2)
+
+
+def adam_step(layer: Dense, learning_rate: float, iterations: int, epsilon: float, beta_1: float, beta_2: float) -> None:
+    """The book's Adam update of one layer, line for line (also the W0 contender's, book_chapter10)."""
+    if not hasattr(layer, "weight_cache"):
+        layer.weight_momentums = np.zeros_like(layer.weights)
+        layer.weight_cache = np.zeros_like(layer.weights)
+        layer.bias_momentums = np.zeros_like(layer.biases)
+        layer.bias_cache = np.zeros_like(layer.biases)
+    layer.weight_momentums = beta_1 * layer.weight_momentums + (1 - beta_1) * layer.dweights
+    layer.bias_momentums = beta_1 * layer.bias_momentums + (1 - beta_1) * layer.dbiases
+    weight_momentums_corrected = layer.weight_momentums / (1 - beta_1 ** (iterations + 1))
+    bias_momentums_corrected = layer.bias_momentums / (1 - beta_1 ** (iterations + 1))
+    layer.weight_cache = beta_2 * layer.weight_cache + (1 - beta_2) * layer.dweights**2
+    layer.bias_cache = beta_2 * layer.bias_cache + (1 - beta_2) * layer.dbiases**2
+    weight_cache_corrected = layer.weight_cache / (1 - beta_2 ** (iterations + 1))
+    bias_cache_corrected = layer.bias_cache / (1 - beta_2 ** (iterations + 1))
+    layer.weights += -learning_rate * weight_momentums_corrected / (np.sqrt(weight_cache_corrected) + epsilon)
+    layer.biases += -learning_rate * bias_momentums_corrected / (np.sqrt(bias_cache_corrected) + epsilon)
 
 
 def train(sizes: tuple[int, ...], X: np.ndarray, y: np.ndarray, optimizer_name: str, learning_rate: float,

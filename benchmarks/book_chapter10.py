@@ -2,7 +2,8 @@
 module of the book's names (``nnfs_gpu.book``), so the two run the very same loop.
 
 ``BOOK`` holds the book's chapter-10 classes (dense layer, ReLU, softmax, the combined softmax and
-cross-entropy, Adam), written as the book writes them, for the benchmark's comparison; ``loop`` is
+cross-entropy, Adam), written as the book writes them (the lines it shares with the baseline come
+from ``book_baseline``), for the benchmark's comparison; ``loop`` is
 the chapter's training loop, printing a line every 100 epochs into a string buffer; workload
 W1-book runs the same loop on nnfs_gpu's book names with SGD. ``book_numpy``
 applies what ``nnfs.init()`` applies to NumPy (the book's script calls it) and undoes it afterwards,
@@ -18,30 +19,18 @@ from typing import Any, Iterator
 
 import numpy as np
 
+import book_baseline
 
-class Layer_Dense:
+
+class Layer_Dense(book_baseline.Dense):
+    """The book's Dense as the baseline's, with the book's float64 start."""
+
     def __init__(self, n_inputs: int, n_neurons: int) -> None:
         self.weights = 0.01 * np.random.randn(n_inputs, n_neurons)
         self.biases = np.zeros((1, n_neurons))
 
-    def forward(self, inputs: np.ndarray) -> None:
-        self.inputs = inputs
-        self.output = np.dot(inputs, self.weights) + self.biases
 
-    def backward(self, dvalues: np.ndarray) -> None:
-        self.dweights = np.dot(self.inputs.T, dvalues)
-        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
-        self.dinputs = np.dot(dvalues, self.weights.T)
-
-
-class Activation_ReLU:
-    def forward(self, inputs: np.ndarray) -> None:
-        self.inputs = inputs
-        self.output = np.maximum(0, inputs)
-
-    def backward(self, dvalues: np.ndarray) -> None:
-        self.dinputs = dvalues.copy()
-        self.dinputs[self.inputs <= 0] = 0
+Activation_ReLU = book_baseline.ReLU
 
 
 class Activation_Softmax:
@@ -97,21 +86,7 @@ class Optimizer_Adam:
             self.current_learning_rate = self.learning_rate * (1.0 / (1.0 + self.decay * self.iterations))
 
     def update_params(self, layer: Layer_Dense) -> None:
-        if not hasattr(layer, "weight_cache"):
-            layer.weight_momentums = np.zeros_like(layer.weights)
-            layer.weight_cache = np.zeros_like(layer.weights)
-            layer.bias_momentums = np.zeros_like(layer.biases)
-            layer.bias_cache = np.zeros_like(layer.biases)
-        layer.weight_momentums = self.beta_1 * layer.weight_momentums + (1 - self.beta_1) * layer.dweights
-        layer.bias_momentums = self.beta_1 * layer.bias_momentums + (1 - self.beta_1) * layer.dbiases
-        weight_momentums_corrected = layer.weight_momentums / (1 - self.beta_1 ** (self.iterations + 1))
-        bias_momentums_corrected = layer.bias_momentums / (1 - self.beta_1 ** (self.iterations + 1))
-        layer.weight_cache = self.beta_2 * layer.weight_cache + (1 - self.beta_2) * layer.dweights**2
-        layer.bias_cache = self.beta_2 * layer.bias_cache + (1 - self.beta_2) * layer.dbiases**2
-        weight_cache_corrected = layer.weight_cache / (1 - self.beta_2 ** (self.iterations + 1))
-        bias_cache_corrected = layer.bias_cache / (1 - self.beta_2 ** (self.iterations + 1))
-        layer.weights += -self.current_learning_rate * weight_momentums_corrected / (np.sqrt(weight_cache_corrected) + self.epsilon)
-        layer.biases += -self.current_learning_rate * bias_momentums_corrected / (np.sqrt(bias_cache_corrected) + self.epsilon)
+        book_baseline.adam_step(layer, self.current_learning_rate, self.iterations, self.epsilon, self.beta_1, self.beta_2)
 
     def post_update_params(self) -> None:
         self.iterations += 1
