@@ -4,13 +4,14 @@ calls ``on_timeout(what)`` once a watched piece of work runs past its deadline.
 Two kinds of work are watched. A blocking wait (``watching``: the caller waits in a C call that
 releases the GIL, such as MPI's ``Wait``) costs the caller only setting and clearing a deadline, so
 a timeout adds nothing to a training step. Queued work (``queued``: a GPU collective the host does
-not wait for) is given a ``done()`` test that the thread polls, so the host still never waits; while
-queued work is unfinished, newer work keeps the oldest deadline (on one stream, the newest finishing
-means all before it have).
+not wait for) is given a ``done()`` test that the thread polls, so the host still never waits. Each
+queued piece keeps its own deadline; work on one stream finishes in order, so the thread forgets
+finished pieces from the oldest on and judges the oldest unfinished one.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 import time
@@ -26,7 +27,7 @@ class Watchdog:
     def __init__(self, on_timeout: Callable[[str], None], prepare: Callable[[], None] = lambda: None) -> None:
         self.on_timeout, self.prepare = on_timeout, prepare
         self.blocking: tuple[float, str] | None = None
-        self.pending: tuple[float, str, Callable[[], bool]] | None = None
+        self.pending: collections.deque[tuple[float, str, Callable[[], bool]]] = collections.deque()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
@@ -44,8 +45,7 @@ class Watchdog:
         """Watches work that finishes later, when ``done()`` says so."""
         self._start()
         with self.lock:
-            deadline = self.pending[0] if self.pending is not None else time.monotonic() + seconds
-            self.pending = (deadline, what, done)
+            self.pending.append((time.monotonic() + seconds, what, done))
 
     def _start(self) -> None:
         if self.thread is None:
@@ -68,12 +68,7 @@ class Watchdog:
         if blocking is not None and now > blocking[0]:
             return blocking[1]
         with self.lock:
-            pending = self.pending
-        if pending is None:
-            return None
-        if pending[2]():
-            with self.lock:
-                if self.pending is pending:
-                    self.pending = None
-            return None
-        return pending[1] if now > pending[0] else None
+            while self.pending and self.pending[0][2]():
+                self.pending.popleft()
+            oldest = self.pending[0] if self.pending else None
+        return oldest[1] if oldest is not None and now > oldest[0] else None
