@@ -113,10 +113,11 @@ class Optimizer:
         if not isinstance(hyperparameters, dict) or set(hyperparameters) != set(self.hyperparameters):
             raise ValueError(f"{name} state needs the hyper-parameters {', '.join(self.hyperparameters)}, got {hyperparameters!r}")
         checked = type(self)(**hyperparameters, flat=self.flat)  # the constructor's checks, on the loaded values
-        for key in self.hyperparameters:
+        iterations = checks.whole_number(state.get("iterations"), "iterations", minimum=0, owner=name)
+        current_learning_rate = self._checked(state.get("current_learning_rate"), "current_learning_rate", above=0)
+        for key in self.hyperparameters:  # all checked: only now does anything change
             setattr(self, key, getattr(checked, key))
-        self.iterations = checks.whole_number(state.get("iterations"), "iterations", minimum=0, owner=name)
-        self.current_learning_rate = self._checked(state.get("current_learning_rate"), "current_learning_rate", above=0)
+        self.iterations, self.current_learning_rate = iterations, current_learning_rate
 
 
 class SGD(Optimizer):

@@ -261,24 +261,34 @@ def state_dict(model: Any) -> dict[str, Any]:
 
 
 def load_state_dict(model: Any, state: dict[str, Any]) -> None:
-    """Puts a ``state_dict`` back, checking every shape first (nothing changes when one is wrong)."""
+    """Puts a ``state_dict`` back, checking and converting everything first (nothing changes when
+    anything is wrong)."""
     if not isinstance(state, dict) or not isinstance(state.get("layers"), list):
         raise TypeError(f"load_state_dict needs what state_dict() returns (a dict with 'layers'), got {checks.shown(state)}")
     layers_ = model.trainable_layers
     if len(state["layers"]) != len(layers_):
         raise ValueError(f"load_state_dict: the state holds {len(state['layers'])} layers, the model has {len(layers_)} trainable layers")
-    for layer, arrays in zip(layers_, state["layers"]):
-        for name, array in arrays.items():
-            reference = layer.weights if name.startswith("weight") else layer.biases
-            if tuple(np.shape(array)) != tuple(reference.shape):
-                raise ValueError(f"load_state_dict: {name} of {layer!r} has shape {np.shape(array)}, expected {tuple(reference.shape)}")
+    known = ("weights", "biases", *(model.optimizer.state_attributes if model.optimizer is not None else ()))
+    staged = [_staged_layer(layer, arrays, known) for layer, arrays in zip(layers_, state["layers"])]
     if state.get("optimizer") is not None and model.optimizer is not None:
         model.optimizer.load_state_dict(state["optimizer"])
-    for layer, arrays in zip(layers_, state["layers"]):
-        layer.set_parameters(arrays["weights"], arrays["biases"])
+    for layer, arrays in staged:
         for name, array in arrays.items():
-            if name not in ("weights", "biases"):
-                setattr(layer, name, layer.backend.copy(layer.backend.asfloat(array)))
+            setattr(layer, name, array)
+
+
+def _staged_layer(layer: Any, arrays: Any, known: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+    """A layer's arrays of a state dict, checked against the layer and copied onto its backend."""
+    if not isinstance(arrays, dict) or not {"weights", "biases"} <= set(arrays) or not set(arrays) <= set(known):
+        raise ValueError(f"load_state_dict: {layer!r} needs weights and biases (and optimizer state among "
+                         f"{', '.join(known[2:]) or 'none'}), got {checks.shown(arrays)}")
+    staged = {}
+    for name, array in arrays.items():
+        reference = layer.weights if name.startswith("weight") else layer.biases
+        if tuple(np.shape(array)) != tuple(reference.shape):
+            raise ValueError(f"load_state_dict: {name} of {layer!r} has shape {np.shape(array)}, expected {tuple(reference.shape)}")
+        staged[name] = layer.backend.copy(layer.backend.asfloat(array))
+    return layer, staged
 
 
 def load_model(path: str | Path) -> ModelParts:

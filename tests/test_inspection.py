@@ -74,6 +74,20 @@ def test_state_dict_round_trip_resumes_training_exactly(spiral):
         state["layers"][0]["weights"] = np.zeros((3, 64))
         with pytest.raises(ValueError, match=r"weights of Dense\(2, 64.*has shape \(3, 64\), expected \(2, 64\)"):
             second.load_state_dict(state)
+        iterations, weights = second.optimizer.iterations, second.trainable_layers[1].weights.copy()
+        broken = first.state_dict()
+        broken["optimizer"]["iterations"] = 0
+        del broken["layers"][1]["weights"]
+        with pytest.raises(ValueError, match=r"Dense\(64, 3.* needs weights and biases"):
+            second.load_state_dict(broken)
+        assert second.optimizer.iterations == iterations, "a refused state changed the optimizer"
+        np.testing.assert_array_equal(second.trainable_layers[1].weights, weights)
+        broken = first.state_dict()
+        broken["optimizer"]["current_learning_rate"] = -1.0
+        broken["optimizer"]["iterations"] = 0
+        with pytest.raises(ValueError, match="current_learning_rate"):
+            second.load_state_dict(broken)
+        assert second.optimizer.iterations == iterations, "a refused optimizer state was half loaded"
 
 
 def test_probabilities_and_classes(spiral, tmp_path):
