@@ -91,7 +91,12 @@ def prepare_inputs(model: Any, X: Any) -> Any:
         if X.dtype.kind == "f" and not _all_finite(np, X):
             row = int(np.argwhere(~np.isfinite(X))[0][0])
             raise ValueError(f"inputs contain NaN or infinity (first in row {row}); clean the data first")
-        return backend.asfloat(X)
+        with np.errstate(over="ignore"):  # an overflow is refused below, with the fix
+            converted, target = backend.asfloat(X), np.dtype(backend.dtype_name)
+        if target.itemsize < X.dtype.itemsize and not _all_finite(backend.xp, converted):
+            raise ValueError(f"inputs overflow {target} (values beyond {float(np.finfo(target).max):.3g} in size); "
+                             "scale them, or use dtype='float64'")
+        return converted
     X = backend.asfloat(X)
     if not _all_finite(backend.xp, X):
         raise ValueError("inputs contain NaN or infinity; clean the data first")

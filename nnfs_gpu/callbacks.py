@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from . import checks
 from .backends import Backend
 
 
@@ -72,11 +73,11 @@ class _Monitor(Callback):
     """Watches one of the logs for improvement: down for losses, up for accuracies (``mode='auto'``)."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        owner = type(self).__name__
         if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
-        self.monitor, self.min_delta = monitor, float(min_delta)
+            raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        checks.instance(monitor, str, "monitor", "'val_loss'", owner=owner)
+        self.monitor, self.min_delta = monitor, checks.real_number(min_delta, "min_delta", at_least=0, owner=owner)
         self.mode = mode if mode != "auto" else ("max" if "acc" in monitor else "min")
         self.best: float | None = None
         self.best_epoch = 0
@@ -109,9 +110,8 @@ class EarlyStopping(_Monitor):
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
                  restore_best_weights: bool = True) -> None:
         super().__init__(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be a whole number >= 0, got {patience!r}")
-        self.patience, self.restore_best_weights = patience, restore_best_weights
+        self.patience = checks.whole_number(patience, "patience", minimum=0, owner="EarlyStopping")
+        self.restore_best_weights = checks.flag(restore_best_weights, "restore_best_weights", owner="EarlyStopping")
         self.stopped_epoch = 0
         self._best_parameters: list[tuple[Any, Any]] | None = None
 
@@ -146,10 +146,11 @@ class ModelCheckpoint(_Monitor):
     def __init__(self, path: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = True,
                  mode: str = "auto", min_delta: float = 0.0) -> None:
         super().__init__(monitor, mode, min_delta)
-        self.path, self.save_best_only = str(path), save_best_only
+        self.path = str(path)
+        self.save_best_only = checks.flag(save_best_only, "save_best_only", owner="ModelCheckpoint")
 
     def on_epoch_end(self, model: Any, epoch: int, logs: Mapping[str, float]) -> None:
-        if self._improved(epoch, logs) or not self.save_best_only:
+        if not self.save_best_only or self._improved(epoch, logs):
             model.save(self.path.format(epoch=epoch))
 
 
@@ -160,11 +161,10 @@ class ReduceLROnPlateau(_Monitor):
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, min_delta: float = 1e-4,
                  min_learning_rate: float = 0.0, mode: str = "auto") -> None:
         super().__init__(monitor, mode, min_delta)
-        if not 0 < factor < 1:
-            raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be a whole number >= 1, got {patience!r}")
-        self.factor, self.patience, self.min_learning_rate = float(factor), patience, float(min_learning_rate)
+        owner = "ReduceLROnPlateau"
+        self.factor = checks.real_number(factor, "factor", above=0, below=1, owner=owner)
+        self.patience = checks.whole_number(patience, "patience", minimum=1, owner=owner)
+        self.min_learning_rate = checks.real_number(min_learning_rate, "min_learning_rate", at_least=0, owner=owner)
 
     def on_epoch_end(self, model: Any, epoch: int, logs: Mapping[str, float]) -> None:
         if self._improved(epoch, logs) or epoch - self.best_epoch < self.patience:
@@ -183,7 +183,7 @@ class CSVLogger(Callback):
     run adds its rows under the file's header (a log it lacks stays empty)."""
 
     def __init__(self, path: str | os.PathLike[str], append: bool = False) -> None:
-        self.path, self.append = Path(path), append
+        self.path, self.append = Path(path), checks.flag(append, "append", owner="CSVLogger")
         self._columns: list[str] | None = None
 
     def on_train_begin(self, model: Any) -> None:

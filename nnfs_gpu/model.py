@@ -166,6 +166,7 @@ class Model:
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """A classifier's probabilities: per class (Softmax), or of the positive class per output
         (Sigmoid); host NumPy, as ``predict``."""
+        self._require_finalized("predict_proba")
         if not hasattr(self.output_layer_activation, "predictions") or type(self.output_layer_activation).__name__ == "Linear":
             raise TypeError("predict_proba: this model ends in Linear, a regressor's values are no probabilities; use predict")
         return self.predict(X, batch_size=batch_size)
@@ -173,7 +174,9 @@ class Model:
     def predict_classes(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Each sample's class: an index (Softmax), 0/1 per output (Sigmoid), or the model's
         ``class_labels`` for those indices when it has them."""
-        classes = np.asarray(self.output_layer_activation.predictions(self.predict_proba(X, batch_size=batch_size)))
+        self._require_finalized("predict_classes")
+        probabilities = self.predict_proba(X, batch_size=batch_size)
+        classes = np.asarray(self.output_layer_activation.predictions(probabilities))
         return classes if self.class_labels is None else np.asarray(self.class_labels)[classes]
 
     # -- parameters, devices, files ---------------------------------------------------------------

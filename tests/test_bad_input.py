@@ -234,6 +234,9 @@ def test_model_passes_before_finalize_are_refused(backend):
         model.forward(np.ones((2, 2)), training=False)
     with pytest.raises(RuntimeError, match=r"call model.finalize\(\) before backward"):
         model.backward(np.ones((2, 3)), np.zeros(2, dtype=int))
+    for action in ("predict", "predict_proba", "predict_classes"):
+        with pytest.raises(RuntimeError, match=rf"call model.finalize\(\) before {action}"):
+            getattr(model, action)(np.ones((2, 2)))
 
 
 def test_predictions_must_be_one_row_per_sample(backend):

@@ -76,10 +76,11 @@ def test_a_checkpoint_holds_the_best_epoch(tmp_path, data):
 
 
 def test_a_checkpoint_per_epoch(tmp_path, data):
+    """Every epoch is saved, so nothing is monitored: the default monitor, val_loss, need not exist."""
     X, y, _ = data
     with nnfs_gpu.use_backend("numpy"):
         classifier().train(X, y, epochs=3, verbose=False,
-                           callbacks=[ModelCheckpoint(tmp_path / "epoch{epoch}.model", monitor="loss", save_best_only=False)])
+                           callbacks=[ModelCheckpoint(tmp_path / "epoch{epoch}.model", save_best_only=False)])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["epoch1.model", "epoch2.model", "epoch3.model"]
 
 
@@ -140,10 +141,19 @@ def test_what_callbacks_are_given_is_checked(data):
             model.train(X, y, callbacks=[EarlyStopping])
         with pytest.raises(ValueError, match=r"monitors 'val_loss', which the logs lack .*validation_data"):
             model.train(X, y, epochs=2, verbose=False, callbacks=[EarlyStopping()])
-    with pytest.raises(ValueError, match="patience must be a whole number >= 0"):
+    with pytest.raises(ValueError, match="EarlyStopping: patience must be a whole number >= 0, got -1"):
         EarlyStopping(patience=-1)
-    with pytest.raises(ValueError, match="factor must lie in"):
+    assert EarlyStopping(patience=np.int64(3)).patience == 3
+    with pytest.raises(ValueError, match="EarlyStopping: min_delta must be a finite number >= 0, got inf"):
+        EarlyStopping(min_delta=float("inf"))
+    with pytest.raises(TypeError, match="EarlyStopping: min_delta must be a finite number >= 0, got 'a'"):
+        EarlyStopping(min_delta="a")
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: factor must be a finite number > 0 and < 1, got 2.0"):
         ReduceLROnPlateau(factor=2)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: min_learning_rate must be a finite number >= 0, got -1.0"):
+        ReduceLROnPlateau(min_learning_rate=-1.0)
+    with pytest.raises(TypeError, match="ModelCheckpoint: save_best_only must be True or False, got 'no'"):
+        ModelCheckpoint("m.model", save_best_only="no")
 
 
 def test_validation_split_holds_out_a_random_share(data):

@@ -315,6 +315,7 @@ def test_layers_on_different_backends_are_refused():
         (np.array([[1.0, np.nan]] * 5), np.zeros(5, dtype=int), ValueError, r"NaN or infinity \(first in row 0\)"),
         (np.array([[1.0, 2.0]] * 4 + [[np.inf, -np.inf]]), np.zeros(5, dtype=int), ValueError, r"NaN or infinity \(first in row 4\)"),
         (np.array([["a", "b"]] * 5), np.zeros(5, dtype=int), TypeError, "inputs must be numbers"),
+        (np.array([[1.0, 2.0]] * 4 + [[1e39, 0.0]]), np.zeros(5, dtype=int), ValueError, r"inputs overflow float32 .*dtype='float64'"),
     ],
 )
 def test_bad_training_data_is_refused(backend, X, y, error, message):
