@@ -222,6 +222,25 @@ def test_optimizer_updates(backend, arrays, op, shape):
         assert_same(ours, reference, backend)
 
 
+@pytest.mark.parametrize("size", [1200, 1 << 20])
+@pytest.mark.parametrize("op", UPDATES)
+def test_mixed_dtype_updates_are_the_generic_ones(rng, op, size):
+    """Book precision's float64 gradients of float32 parameters: the NumPy backend's rewrites and
+    numba's kernels step aside for the generic code, which rounds each result to the parameter's
+    dtype (the rewrites' scratch would hold float64 values: Adagrad's epsilon added in float64)."""
+    states, hyperparameters = UPDATES[op]
+    with nnfs_gpu.use_backend("numpy") as backend:
+        start = [rng.standard_normal(size).astype(np.float32)] + [rng.uniform(0.0, 1.0, size).astype(np.float32) for _ in range(states)]
+        grads = [rng.standard_normal(size) * 1e-3 for _ in range(2)]  # float64
+        fast, generic = [x.copy() for x in start], [x.copy() for x in start]
+        for grad in grads:
+            getattr(backend, op)(fast[0], grad, *fast[1:], *hyperparameters)
+            getattr(Backend, op)(backend, generic[0], grad, *generic[1:], *hyperparameters)
+    for ours, reference in zip(fast, generic):
+        assert ours.dtype == np.float32
+        np.testing.assert_array_equal(ours, reference)
+
+
 @pytest.mark.parametrize("host_rng", [False, True])
 def test_dropout_mask_values_and_rate(backend, host_rng):
     mask = host(backend.dropout_mask((500, 200), 0.8, host_rng))

@@ -144,6 +144,18 @@ def test_optimizer_updates(numpy_backend, rng, op, shape):
         assert_bits(fused, plain)
 
 
+def test_an_update_of_arrays_of_other_shapes_is_left_to_numpy(numpy_backend):
+    """The kernels walk the parameter's elements over every array: a gradient of another shape
+    (broadcast by NumPy) must not be read past its end."""
+    dtype = numpy_backend.dtype_name
+    param, grad = np.zeros((4, 5), dtype), np.ones((1, 5), dtype)
+    expected = param.copy()
+    NumpyUfuncs.sgd_update(numpy_backend, expected, grad, 1.0)
+    numpy_backend.sgd_update(param, grad, 1.0)
+    assert_bits(param, expected)
+    assert float(param.sum()) == -20.0
+
+
 def test_a_training_run_uses_the_kernels():
     from nnfs_gpu.backends import numba_kernels
 

@@ -9,10 +9,11 @@ stop before them and the backend calls NumPy in between. The softmax stays NumPy
 pass over transposed rows beats a kernel for the few classes of a classifier's head. Results are therefore bit for bit those of
 the NumPy code (tests/test_fast_paths.py checks each kernel, tests/test_numba.py whole runs).
 
-Each kernel is compiled twice: serially, and with its outer loop spread over threads for arrays of
-at least PARALLEL_MIN_ELEMENTS. Compiled code is cached on disk by numba, so only the first run on a
-machine pays the compile time. This module imports numba; the NumPy backend imports it only when
-numba is installed and ``NNFS_GPU_NUMBA`` is not 0.
+Each element-wise kernel is compiled twice: serially, and with its outer loop spread over threads
+for arrays of at least PARALLEL_MIN_ELEMENTS; the sums, the picks and the dropout mask run serially.
+Compiled code is cached on disk by numba, so only the first run on a machine pays the compile time.
+This module imports numba; the NumPy backend imports it only when numba is installed and
+``NNFS_GPU_NUMBA`` is not 0.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ class NumbaOps:
         """Runs the update ``kernel`` over ``arrays`` (updated in place) with ``settings`` (Python
         floats, which the kernel rounds to the arrays' dtype); False where the kernels do not apply."""
         compiled = _fused(*arrays)
-        if compiled is None:
+        if compiled is None or any(array.shape != arrays[0].shape for array in arrays):
             return False
         compiled.choose(getattr(compiled, kernel), arrays[0].size)(*arrays, tuple(map(float, settings)))
         return True

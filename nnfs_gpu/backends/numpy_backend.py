@@ -62,7 +62,9 @@ def _in_blocks(update: Callable) -> Callable:
     NumPy releases the GIL inside its loops, so the cores share a memory-bound optimizer step; each
     element sees the same operations, so the numbers are the same. The leading array arguments are
     split (their rows line up); the trailing scalars are passed to every block. Each thread takes a
-    contiguous run of blocks (the calling thread the first).
+    contiguous run of blocks (the calling thread the first). Arrays of mixed dtypes (book precision's
+    float64 gradients of float32 parameters) take the generic update: the scratch passes here would
+    compute in the gradient's dtype where the generic code rounds to the parameter's.
     """
 
     @functools.wraps(update)
@@ -70,6 +72,8 @@ def _in_blocks(update: Callable) -> Callable:
         count = next(index for index, arg in enumerate(args) if not isinstance(arg, np.ndarray))
         arrays, scalars = args[:count], args[count:]
         first = arrays[0]
+        if any(array.dtype != first.dtype for array in arrays):
+            return getattr(Backend, update.__name__)(self, *args)
         if first.size < BLOCKED_MIN_ELEMENTS:
             return update(self, *args)
         rows = first.shape[0]

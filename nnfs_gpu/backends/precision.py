@@ -62,7 +62,7 @@ class BookPrecision:
         xp = self.xp
         if self.dtype == xp.float64:
             return super().dot(a, b, out)
-        product = xp.matmul(xp.astype(a, xp.float64), xp.astype(b, xp.float64))
+        product = xp.matmul(xp.astype(a, xp.float64, copy=False), xp.astype(b, xp.float64, copy=False))
         return self._write(out, xp.astype(product, self.dtype))
 
     def exp(self: Any, x: Any) -> Any:
@@ -94,11 +94,6 @@ class BookPrecision:
             target += value
         else:
             target[...] = self.xp.astype(target + value, target.dtype)
-
-    def adagrad_update(self: Any, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
-        """The generic update: with a float64 gradient and the float32 cache that the book updates in
-        place, it adds epsilon to ``sqrt(cache)`` in float32, as the book does."""
-        Backend.adagrad_update(self, param, grad, cache, learning_rate, epsilon)
 
     def dropout_mask(self: Any, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
         """The book's float64 mask, ``binomial(1, keep, size) / keep``, from the backend's draw."""
