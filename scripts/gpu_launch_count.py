@@ -86,12 +86,8 @@ class DeviceRecording:
             self.events.append((kind, f"{IN_STEP if inside else ''}{event.name}"))
 
 
-def why_not_runnable() -> str | None:
-    import nnfs_gpu
-
-    reason = nnfs_gpu.available_backends()["cupy"].reason
-    if reason is not None:
-        return reason
+def why_no_counter() -> str | None:
+    """Why the device's events cannot be counted on this GPU machine, or None."""
     try:
         import torch
         from torch.profiler import ProfilerActivity  # noqa: F401
@@ -101,12 +97,16 @@ def why_not_runnable() -> str | None:
 
 
 def main() -> int:
+    """0 when every count matches the stand-in's, or when there is no GPU to count on; 1 when a GPU is
+    there and a count is missing, failed or differs (so gpu_check.sh's summary is not "ok")."""
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-    reason = why_not_runnable()
+    import nnfs_gpu
+
+    no_gpu = nnfs_gpu.available_backends()["cupy"].reason
+    reason = no_gpu or why_no_counter()
     if reason is not None:
         print(json.dumps({"available": False, "reason": reason}, indent=1))
-        return 0
-    import nnfs_gpu
+        return 0 if no_gpu else 1
     from launch_workloads import STEP_COUNTS, one_step
 
     steps = {}
@@ -118,7 +118,12 @@ def main() -> int:
             except Exception as error:  # report and go on: one failed count must not hide the others
                 steps[f"{workload} {mode}"] = {"error": f"{type(error).__name__}: {error}"}
     print(json.dumps({"available": True, "counter": "torch.profiler (CUPTI)", "steps": steps}, indent=1))
-    return 0
+    return 0 if counts_agree(steps) else 1
+
+
+def counts_agree(steps: dict[str, dict[str, Any]]) -> bool:
+    """Every step counted (none failed) and equal to the stand-in's counts."""
+    return bool(steps) and all(step.get("matches_standin") is True for step in steps.values())
 
 
 if __name__ == "__main__":
