@@ -8,7 +8,6 @@ from __future__ import annotations
 import timeit
 from typing import Any
 
-import nnfs_gpu
 from nnfs_gpu.datasets import spiral_data
 
 import book_chapter10

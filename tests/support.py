@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -11,6 +16,19 @@ import nnfs_gpu
 #: how long a test waits for a program it started before calling it hung: a guard against a hang,
 #: far above any run's time on a loaded machine, never a measure of speed
 HANG_GUARD_S = 900
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fixed_runs(backend: str, package_parent: Path = ROOT, **variables: str) -> dict:
+    """Every number of ``tests/fixed_runs.py``'s short runs on ``backend``, from a fresh process with
+    the ``nnfs_gpu`` under ``package_parent``, one BLAS and one CPU thread, and ``variables`` set."""
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1",
+                   "PYTHONPATH": str(package_parent), **variables}
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "fixed_runs.py"), backend], capture_output=True,
+                            text=True, env=environment, cwd=ROOT / "tests", timeout=HANG_GUARD_S)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 #: a backend's result against a NumPy float64 reference, by the backend's dtype
 PARITY_TOLERANCE = {

@@ -20,7 +20,6 @@ from nnfs_gpu import (
     Softmax,
 )
 from nnfs_gpu.datasets import spiral_data
-from support import host
 
 
 def classifier() -> Model:

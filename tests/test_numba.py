@@ -9,11 +9,9 @@ NumPy alone.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +19,8 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu.backends import numba_ops
 from nnfs_gpu.backends.numpy_backend import NumpyBackend, NumpyUfuncs
+from support import fixed_runs
 
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.skipif(
@@ -178,17 +176,9 @@ def test_a_training_run_uses_the_kernels(monkeypatch):
             "picked_and_clipped"} <= used, used
 
 
-def fixed_runs(numba: str) -> dict:
-    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_NUMBA": numba, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "fixed_runs.py"), "numpy"],
-                            capture_output=True, text=True, env=environment, cwd=ROOT / "tests")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def test_whole_runs_give_the_same_bits_with_and_without_numba():
     """Chapter 10's loop and a Model with every optimizer, both precisions (see fixed_runs.py)."""
-    with_numba, without = fixed_runs("1"), fixed_runs("0")
+    with_numba, without = fixed_runs("numpy", NNFS_GPU_NUMBA="1"), fixed_runs("numpy", NNFS_GPU_NUMBA="0")
     for precision in without:
         for run in without[precision]:
             assert with_numba[precision][run] == without[precision][run], f"{precision} precision, run {run!r}"

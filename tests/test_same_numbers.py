@@ -11,18 +11,16 @@ bit for bit. Move the pin forward only with a change that means to change number
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT, fixed_runs
+
 #: the last commit meant to change numbers: ee55fa9 merges accuracies divided as the book divides (a
 #: count over a count in float64, fb054e3) with book precision following the book's float64 arrays
 #: (its Dropout and float64 regression runs, ef6e4ae); the default precision's other numbers are those
@@ -51,23 +49,9 @@ def reference_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def fixed_runs(backend: str, package_parent: Path | None) -> dict:
-    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1"}
-    if package_parent is not None:
-        environment["PYTHONPATH"] = str(package_parent)
-    else:
-        environment["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "fixed_runs.py"), backend],
-        capture_output=True, text=True, env=environment, cwd=ROOT / "tests",
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 @pytest.mark.parametrize("backend", ["numpy", "strict"])
 def test_fixed_runs_give_the_reference_commits_bits(reference_package, backend):
-    now, before = fixed_runs(backend, None), fixed_runs(backend, reference_package)
+    now, before = fixed_runs(backend), fixed_runs(backend, reference_package)
     assert now.keys() == before.keys()
     for precision in now:
         for run in before[precision]:
