@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from support import HANG_GUARD_S
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 #: runs an example on a backend and precision chosen before the script makes anything
@@ -115,7 +117,7 @@ def run_chapter(script: str, arguments: tuple[object, ...], precision: str, back
     environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(
         [sys.executable, "-c", RUNNER, backend, precision, str(EXAMPLES / script), *map(str, arguments)],
-        capture_output=True, text=True, env=environment, cwd=EXAMPLES.parent,
+        capture_output=True, text=True, env=environment, cwd=EXAMPLES.parent, timeout=HANG_GUARD_S,
     )
     assert result.returncode == 0 and not result.stderr, f"{script} exited {result.returncode}:\n{result.stderr[-3000:]}"
     lines = result.stdout.splitlines()
@@ -130,7 +132,7 @@ def first_lines_in_default_precision() -> dict[str, str]:
     runs = [[str(EXAMPLES / script), "--epochs", "1"] for script, _, _ in CHAPTERS.values() if script != "ch09_backpropagation.py"]
     environment = {**os.environ, "NNFS_GPU_CPU_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     result = subprocess.run([sys.executable, "-c", SEQUENCE_RUNNER, "numpy", "default", json.dumps(runs)],
-                            capture_output=True, text=True, env=environment, cwd=EXAMPLES.parent)
+                            capture_output=True, text=True, env=environment, cwd=EXAMPLES.parent, timeout=HANG_GUARD_S)
     assert result.returncode == 0 and not result.stderr, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     starts = [index for index, line in enumerate(lines) if line.startswith("== ")]

@@ -164,7 +164,7 @@ def test_predict_help_says_y_is_optional(capsys):
         cli.main(["predict", "--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "y is ignored" in text or "(y, which it ignores)" in text or "y, is ignored" in text
+    assert "(a last column more than the model's inputs, y, is ignored)" in text
     assert "(arrays X and y)" not in text and "last column y)" not in text
     assert "--probabilities" in text
 
