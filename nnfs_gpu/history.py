@@ -13,8 +13,10 @@ class History:
     """The per-epoch numbers ``train`` returns, kept as the device's totals until they are read: all
     at the end of the run, or one epoch's when a callback looks at them (``epoch_values``).
 
-    Losses are divided as the device would divide them (in the float dtype of their sum), accuracies
-    in float64, a count over a count, as the book's ``np.mean`` of booleans.
+    Training losses are divided as the device would divide them (in the float dtype of their sum, as
+    the book's step lines), validation losses in float64 (as ``accumulated_mean``, the book's
+    ``calculate_accumulated``), accuracies in float64, a count over a count, as the book's ``np.mean``
+    of booleans.
     """
 
     def __init__(self, validation: bool) -> None:

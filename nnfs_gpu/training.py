@@ -267,11 +267,10 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int | None, verbose: bool) 
     X, y = prepare(model, X, y)
     model.accuracy.init(y)
     totals = evaluate_pass(model, X, y, batch_size)
-    report = model._make_reporter(verbose, progress=False)
-    watch = Watch(model.backend)
-    show_validation(watch, report, totals)
-    watch.finish()
-    return model.loss.calculate_accumulated(), model.accuracy.calculate_accumulated()
+    loss_sum, right = model.backend.read_later([totals[0], totals[2]]).values()  # one read of both
+    loss, accuracy = float(loss_sum) / totals[1], float(right) / totals[3]  # as accumulated_mean divides
+    model._make_reporter(verbose, progress=False).validation(accuracy, loss)
+    return loss, accuracy
 
 
 def predict(model: Any, X: Any, batch_size: int | None) -> np.ndarray:
