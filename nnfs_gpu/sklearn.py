@@ -13,6 +13,7 @@ estimator pickles through nnfs_gpu's own file format, so it loads on any backend
 from __future__ import annotations
 
 import contextlib
+import numbers
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,7 +34,7 @@ OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
 class _NNFSEstimator(BaseEstimator):
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (64,), optimizer: str = "adam", learning_rate: float = 0.01,
+    def __init__(self, hidden_layer_sizes: int | tuple[int, ...] = (64,), optimizer: str = "adam", learning_rate: float = 0.01,
                  decay: float = 0.0, epochs: int = 200, batch_size: int | None = None, l2: float = 0.0,
                  backend: str | None = None, random_state: int | None = None, verbose: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -58,7 +59,8 @@ class _NNFSEstimator(BaseEstimator):
         with self._seeded(), (use_backend(self.backend) if self.backend else contextlib.nullcontext()):
             model = Model()
             width = X.shape[1]
-            for size in tuple(self.hidden_layer_sizes):
+            sizes = self.hidden_layer_sizes
+            for size in (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes):  # 8 as sklearn's MLPs take it
                 model.add(Dense(width, size, weight_regularizer_l2=self.l2, bias_regularizer_l2=self.l2,
                                 weight_scale=self._weight_scale))
                 model.add(ReLU())

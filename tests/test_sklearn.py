@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+from nnfs_gpu.datasets import spiral_data  # noqa: E402
 from nnfs_gpu.sklearn import NNFSClassifier, NNFSRegressor  # noqa: E402
 
 
@@ -75,3 +76,11 @@ def test_the_regressor_fits_the_books_sine_and_several_targets():
     assert regressor.predict(X).shape == (500,)
     both = NNFSRegressor(random_state=0).fit(X, np.c_[y, -y])
     assert both.predict(X).shape == (500, 2)
+
+
+def test_one_hidden_layer_may_be_given_as_a_number():
+    """As scikit-learn's own MLPs take ``hidden_layer_sizes=8``."""
+    X, y = spiral_data(20, 2)
+    classifier = NNFSClassifier(hidden_layer_sizes=8, epochs=2, random_state=0).fit(X, y)
+    assert [repr(layer) for layer in classifier.model_.layers[::2]] == ["Dense(2, 8)", "Dense(8, 2)"]
+

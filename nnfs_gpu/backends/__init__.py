@@ -113,7 +113,8 @@ def _auto_choice() -> tuple[str, str | None]:
 
 def chosen_name(name: str | None = None) -> str:
     """The registered backend that ``requested_name(name)`` comes to ('auto' and aliases resolved)."""
-    name = ALIASES.get(requested_name(name), requested_name(name))
+    name = requested_name(name)
+    name = ALIASES.get(name, name)
     return _auto_choice()[0] if name == AUTO else name
 
 

@@ -161,9 +161,9 @@ def _tune(optimizer: Any, args: argparse.Namespace) -> str:
     state = optimizer.state_dict()
     said = ", ".join(f"{name} {state['hyperparameters'][name]:g} -> {value:g}" for name, value in changes.items())
     state["hyperparameters"].update(changes)
-    settings = state["hyperparameters"]
-    state["current_learning_rate"] = settings["learning_rate"] * (1.0 / (1.0 + settings["decay"] * state["iterations"]))
+    state["current_learning_rate"] = state["hyperparameters"]["learning_rate"]
     optimizer.load_state_dict(state)
+    optimizer.pre_update_params()  # the rate at this step count, decayed as the optimizer decays it
     return said
 
 

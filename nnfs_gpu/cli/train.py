@@ -16,7 +16,7 @@ import nnfs_gpu
 from nnfs_gpu import Model, datasets, plot
 from nnfs_gpu.backends import Backend, chosen_name
 from nnfs_gpu.callbacks import EarlyStopping, ModelCheckpoint
-from nnfs_gpu.cli.data import FORMS, Data, UsageError, existing_file, read_data_file
+from nnfs_gpu.cli.data import DATA_SUFFIXES, FORMS, Data, UsageError, existing_file, read_data_file
 from nnfs_gpu.cli.labels import infer_task, targets_for_model, targets_for_new_model
 from nnfs_gpu.cli.network import OPTIMIZERS, PRESETS, TASKS, build_model, describe_layers, resumed_model
 from nnfs_gpu.cli.options import (
@@ -234,8 +234,8 @@ def load_dataset(args: argparse.Namespace) -> Data:
         return Data(*datasets.sine_data(args.samples or 1000))
     if name == "fashion-mnist":
         return _fashion_mnist(args.data or DEFAULT_FASHION_FOLDER, args.samples)
-    if Path(name).suffix.lower() not in (".npz", ".npy", ".csv") and not Path(name).exists():
-        raise UsageError(f"unknown dataset {name!r}: choose {', '.join(BUILTIN_DATASETS)}, or a .npz, .npy or .csv file")
+    if Path(name).suffix.lower() not in DATA_SUFFIXES and not Path(name).exists():
+        raise UsageError(f"unknown dataset {name!r}: choose {', '.join(BUILTIN_DATASETS)}, or a {', '.join(DATA_SUFFIXES)} file")
     return read_data_file(name)
 
 
