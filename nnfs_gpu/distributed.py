@@ -19,15 +19,13 @@ import json
 import math
 import numbers
 import os
-import sys
-import time
 from typing import Any, Iterator, NoReturn
 
 import numpy as np
 
 from . import checks
 from .backends import Backend
-from .launch import ABORT_GRACE_SECONDS
+from .launch import abort_ranks, error_line
 from .training import LOCAL, LocalSteps
 from .watchdog import Watchdog
 
@@ -125,16 +123,16 @@ class Communicator:
         self._wait(self.comm.Ibcast(array, root=root), "a broadcast")
         return array
 
-    def host_extremes(self, value: int) -> tuple[int, int]:
-        """The smallest and largest ``value`` over the ranks."""
-        both = np.array([value, -value], dtype=np.int64)
-        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, both, op=self.MPI.MAX), "an all-reduce")
-        return int(-both[1]), int(both[0])
+    def host_max(self, value: int) -> int:
+        """The largest ``value`` over the ranks."""
+        largest = np.array([value], dtype=np.int64)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, largest, op=self.MPI.MAX), "an all-reduce")
+        return int(largest[0])
 
     def allgather_text(self, text: str) -> list[str]:
         """Every rank's ``text``, in rank order (padded to one length, so one timed all-gather does)."""
         data = text.encode("utf-8")
-        width = self.host_extremes(len(data))[1]
+        width = self.host_max(len(data))
         mine = np.frombuffer(data.ljust(width, b" "), dtype=np.uint8)
         everyone = np.empty((self.size, width), dtype=np.uint8)
         self._wait(self.comm.Iallgather(mine, everyone), "an all-gather")
@@ -143,9 +141,7 @@ class Communicator:
     def abort(self, message: str, code: int = 1) -> NoReturn:
         """Ends every rank: prints why on this rank, then MPI_Abort (no rank is left waiting)."""
         self.aborting = True
-        print(f"nnfs_gpu: rank {self.rank} of {self.size}: {message}; stopping all ranks", file=sys.stderr, flush=True)
-        time.sleep(ABORT_GRACE_SECONDS)  # the launcher forwards output asynchronously; the abort would cut it off
-        self.comm.Abort(code)
+        abort_ranks(self.rank, self.size, message, self.comm.Abort, code)
         raise SystemExit(code)  # MPI_Abort may return before the launcher ends this process
 
     @contextlib.contextmanager
@@ -157,7 +153,7 @@ class Communicator:
         except BaseException as error:
             if self.aborting:
                 raise
-            self.abort(" ".join(f"{type(error).__name__}: {error}".split()))
+            self.abort(error_line(error))
 
 
 class NcclCommunicator(Communicator):
@@ -268,7 +264,7 @@ class DataParallel(LocalSteps):
         return self.comm.rank == 0
 
     def start(self, samples: int, batches: list[slice], layers: list[Any]) -> None:
-        self.check_batches(samples, batches)
+        self.check_batches(batches)
         self.broadcast_parameters(layers)
 
     def stopping_all_on_error(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
@@ -297,7 +293,7 @@ class DataParallel(LocalSteps):
                 "same model, data shapes and train arguments (the ranks shard each global batch among themselves)"
             )
 
-    def check_batches(self, samples: int, batches: list[slice]) -> None:
+    def check_batches(self, batches: list[slice]) -> None:
         """Refuses batches that would leave a rank without data (``agree`` has compared the rest)."""
         smallest = min(rows.stop - rows.start for rows in batches)
         if smallest < self.comm.size:
@@ -344,11 +340,9 @@ class DataParallel(LocalSteps):
         update.set_gradients(self._unflat(summed, gradients))
 
     def sums(self, numbers: list[Any]) -> list[float]:
-        return self.sum_numbers([float(number) for number in numbers])
-
-    def sum_numbers(self, numbers: list[float]) -> list[float]:
-        """Sums a few host numbers over the ranks (for the printed and recorded loss and accuracy)."""
-        totals = self.comm.allreduce_sum(self.comm.backend.asarray(np.asarray(numbers, dtype=np.float64)))
+        """Sums a few numbers over the ranks (for the printed and recorded loss and accuracy)."""
+        host = np.asarray([float(number) for number in numbers], dtype=np.float64)
+        totals = self.comm.allreduce_sum(self.comm.backend.asarray(host))
         return [float(value) for value in self.comm.backend.to_numpy(totals)]
 
 

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 #: what MPI launchers (MPICH's hydra, Open MPI) tell each process: its rank and the rank count
 LAUNCHER_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK")
@@ -34,16 +34,27 @@ def launched_rank() -> tuple[int, int]:
     return _launcher_number(LAUNCHER_RANK_VARS, 0), _launcher_number(LAUNCHER_SIZE_VARS, 1)
 
 
+def error_line(error: BaseException) -> str:
+    """An error as one line of a rank's stop message: its type and its message."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def abort_ranks(rank: int, size: int, message: str, abort: Callable[[int], None] | None, code: int = 1) -> None:
+    """Says on this rank why all ranks stop, then calls ``abort(code)`` (MPI_Abort) when given, after
+    a pause: the launcher forwards output asynchronously, and the abort would cut it off."""
+    print(f"nnfs_gpu: rank {rank} of {size}: {message}; stopping all ranks", file=sys.stderr, flush=True)
+    if abort is not None:
+        time.sleep(ABORT_GRACE_SECONDS)
+        abort(code)
+
+
 def _stop_launch(message: str) -> NoReturn:
     """Ends every rank of this launch: MPI_Abort once MPI has started; before that, this process ends
     by a signal, which makes the launcher stop the others (rather than leave them waiting in MPI's
     start-up for this rank forever)."""
-    rank, size = launched_rank()
-    print(f"nnfs_gpu: rank {rank} of {size}: {message}; stopping all ranks", file=sys.stderr, flush=True)
     MPI = sys.modules.get("mpi4py.MPI")
-    if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized():
-        time.sleep(ABORT_GRACE_SECONDS)  # as in Communicator.abort: let the launcher forward the output
-        MPI.COMM_WORLD.Abort(1)
+    started = MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized()
+    abort_ranks(*launched_rank(), message, MPI.COMM_WORLD.Abort if started else None)
     os.kill(os.getpid(), signal.SIGTERM)
     raise SystemExit(1)  # where the signal is not immediate
 
@@ -57,7 +68,7 @@ def stopping_launch_on_error() -> Iterator[None]:
     except Exception as error:
         if launched_rank()[1] < 2:
             raise
-        _stop_launch(" ".join(f"{type(error).__name__}: {error}".split()))
+        _stop_launch(error_line(error))
 
 
 def stop_all_ranks_on_uncaught_errors() -> None:

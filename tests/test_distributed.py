@@ -16,6 +16,7 @@ import pytest
 
 import nnfs_gpu
 from nnfs_gpu import distributed, watchdog
+from nnfs_gpu import launch as launch_module
 from nnfs_gpu.distributed import Communicator
 
 DIST = Path(__file__).resolve().parent / "dist"
@@ -169,11 +170,11 @@ def test_agree_names_every_difference_and_passes_equal_runs(monkeypatch):
         "y (300,); rank 1's verbose is True where rank 0's is False; give every rank the same model"
     )
     with pytest.raises(ValueError, match="a global batch of 1 samples cannot be shared by 2 ranks"):
-        DataParallel(FakeRanks()).check_batches(65, [slice(0, 64), slice(64, 65)])
+        DataParallel(FakeRanks()).check_batches([slice(0, 64), slice(64, 65)])
 
 
 def test_an_abort_in_nested_error_handlers_prints_one_message(capsys, monkeypatch):
-    monkeypatch.setattr(distributed, "ABORT_GRACE_SECONDS", 0)
+    monkeypatch.setattr(launch_module, "ABORT_GRACE_SECONDS", 0)
     comm = FakeRanks()
     with pytest.raises(SystemExit):
         with comm.stopping_all_on_error():  # the command line's
