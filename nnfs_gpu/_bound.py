@@ -6,6 +6,7 @@ import contextlib
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 from .backends import Backend, get_backend
+from .backends.base import running_sum
 
 
 class BackendBound:
@@ -105,8 +106,7 @@ class PassMean(BackendBound):
 
     def _add_sum(self, batch: Any, count: int) -> Any:
         """``_add`` for a batch sum computed here: the total is the running total plus it."""
-        total = self.running_total
-        return self._add(batch, batch if total is None else total + batch, count)
+        return self._add(batch, running_sum(self.running_total, batch), count)
 
     def accumulated_mean(self) -> float:
         if self.accumulated_count == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .layers import Dense, Dropout
+from .layers import REGULARIZERS, Dense, Dropout
 
 
 class ModelSummary(str):
@@ -23,7 +23,7 @@ def model_repr(model: Any) -> str:
 def _notes(layer: Any) -> str:
     if isinstance(layer, Dense):
         penalties = [f"{name.split('_')[0]} {name[-2:].upper()} {getattr(layer, name):g}" for name in
-                     ("weight_regularizer_l1", "weight_regularizer_l2", "bias_regularizer_l1", "bias_regularizer_l2")
+                     REGULARIZERS
                      if getattr(layer, name)]
         return ", ".join(penalties)
     if isinstance(layer, Dropout):

@@ -121,8 +121,7 @@ class Dense(BackendBound):
     @property
     def has_penalty(self) -> bool:
         """Whether any L1/L2 regularizer is set (without one the penalty is zero: nothing to compute)."""
-        return any(strength > 0 for strength in (self.weight_regularizer_l1, self.weight_regularizer_l2,
-                                                 self.bias_regularizer_l1, self.bias_regularizer_l2))
+        return any(getattr(self, name) > 0 for name in REGULARIZERS)
 
     def regularization_loss(self) -> Any:
         """The book's penalty for this layer, as a 0-d backend array."""

@@ -17,6 +17,7 @@ import numpy as np
 from ._bound import BackendBound, PassMean
 from .activations import Softmax
 from .backends import is_host
+from .backends.base import running_sum
 
 #: how far a row of 2-D categorical targets may sum from 1 (probabilities rounded to a few digits pass)
 ROW_SUM_TOLERANCE = 1e-3
@@ -140,8 +141,7 @@ class Loss(PassMean):
     def _summed(self, y_pred: Any, y_true: Any) -> tuple[Any, Any]:
         """The batch's summed loss and the running total with it (a subclass may fuse the two)."""
         batch = self.backend.xp.sum(self._forward(y_pred, y_true))
-        total = self.running_total
-        return batch, batch if total is None else total + batch
+        return batch, running_sum(self.running_total, batch)
 
     def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
         """The mean loss (and the penalty, with ``include_regularization``) as NumPy scalars of the

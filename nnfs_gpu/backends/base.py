@@ -37,6 +37,11 @@ def is_host(data: Any) -> bool:
     return array_origin(data) in ("numpy", "builtins")
 
 
+def running_sum(total: Any, batch: Any) -> Any:
+    """A pass's running total with this batch's sum added (the batch's sum itself at the pass's start)."""
+    return batch if total is None else total + batch
+
+
 class Readback:
     """Numbers on their way to the host (``Backend.read_later``): ``ready`` says whether they have
     arrived, ``values`` waits for them and gives them as NumPy scalars of their own dtypes."""
@@ -271,17 +276,14 @@ class Backend:
     def crossentropy_sum(self, probabilities: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
         """The batch's summed cross-entropy ``Σ -log(clip(probabilities[i, labels[i]]))``, and the total."""
         batch = self.xp.sum(-self.log(self.clip(self.pick(probabilities, labels))))
-        return batch, self._plus(total, batch)
+        return batch, running_sum(total, batch)
 
     def argmax_matches(self, outputs: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
         """How many rows have their largest output (the first, on ties) at their label, as an
         int64, and the total: a classifier's right answers."""
         xp = self.xp
         batch = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == labels, xp.int64))
-        return batch, self._plus(total, batch)
-
-    def _plus(self, total: Any, batch: Any) -> Any:
-        return batch if total is None else total + batch
+        return batch, running_sum(total, batch)
 
     # -- optimizer updates: in place on the parameter and its state, with the book's arithmetic ----
     # The book's ``grad**2`` is written ``grad * grad``: NumPy computes ``x**2`` as ``x * x``, CuPy as

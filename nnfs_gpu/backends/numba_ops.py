@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import CLIP, dropout_draws
+from .base import CLIP, dropout_draws, running_sum
 from .cpu_threads import WORKERS
 
 NUMBA_VARIABLE = "NNFS_GPU_NUMBA"
@@ -114,14 +114,14 @@ class NumbaOps:
         compiled.picked_and_clipped(probabilities, labels, scalar(CLIP), scalar(1 - CLIP), confidences)
         np.log(confidences, out=confidences)
         batch = -scalar(compiled.pairwise_sum(confidences, 0, confidences.size))
-        return batch, self._plus(total, batch)
+        return batch, running_sum(total, batch)
 
     def argmax_matches(self, outputs: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
         compiled = _fused(outputs) if getattr(outputs, "ndim", 0) == 2 and outputs.shape[1] > 0 else None
         if compiled is None or not _labels(labels, outputs.shape[0]):
             return super().argmax_matches(outputs, labels, total)
         batch = np.int64(compiled.argmax_matches(outputs, labels))
-        return batch, self._plus(total, batch)
+        return batch, running_sum(total, batch)
 
     def dropout_mask(self, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
         compiled = kernels()
