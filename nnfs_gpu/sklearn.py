@@ -27,8 +27,9 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("nnfs_gpu.sklearn needs scikit-learn >= 1.6: pip install 'nnfs_gpu[sklearn]'") from error
 
-from . import Adam, Categorical, CategoricalCrossentropy, Dense, Linear, MeanSquaredError, Model, Regression, ReLU, SGD, Softmax
+from . import SGD, Adam, Model
 from .backends import use_backend
+from .networks import perceptron
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
@@ -48,28 +49,17 @@ class _NNFSEstimator(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    #: the output layer and loss of the estimator's kind
-    _head: tuple[type, type, type]
-    _weight_scale = 0.01
+    #: the problem kind (``networks.TASKS``): its output layer, loss and start weights
+    _task: str
 
     def _fit_model(self, X: np.ndarray, targets: np.ndarray, outputs: int) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        activation, loss, accuracy = self._head
+        sizes = self.hidden_layer_sizes
+        hidden = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)  # 8, as sklearn's MLPs take it
         with self._seeded(), (use_backend(self.backend) if self.backend else contextlib.nullcontext()):
-            model = Model()
-            width = X.shape[1]
-            sizes = self.hidden_layer_sizes
-            for size in (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes):  # 8 as sklearn's MLPs take it
-                model.add(Dense(width, size, weight_regularizer_l2=self.l2, bias_regularizer_l2=self.l2,
-                                weight_scale=self._weight_scale))
-                model.add(ReLU())
-                width = size
-            model.add(Dense(width, outputs, weight_scale=self._weight_scale))
-            model.add(activation())
-            model.set(loss=loss(), optimizer=OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate, decay=self.decay),
-                      accuracy=accuracy())
-            model.finalize()
+            optimizer = OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate, decay=self.decay)
+            model = perceptron(X.shape[1], hidden, outputs, self._task, optimizer, l2=self.l2)
             history = model.train(X, targets, epochs=self.epochs, batch_size=self.batch_size,
                                   shuffle=self.batch_size is not None, verbose=self.verbose)
         self.model_, self.loss_curve_ = model, history["loss"]
@@ -116,7 +106,7 @@ class NNFSClassifier(ClassifierMixin, _NNFSEstimator):
     """The book's classifier (Softmax and categorical cross-entropy) with scikit-learn's habits:
     any class labels (``classes_``), ``predict_proba``, ``score`` (accuracy)."""
 
-    _head = (Softmax, CategoricalCrossentropy, Categorical)
+    _task = "classification"
 
     def fit(self, X: Any, y: Any) -> "NNFSClassifier":
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
@@ -140,8 +130,7 @@ class NNFSClassifier(ClassifierMixin, _NNFSEstimator):
 class NNFSRegressor(RegressorMixin, _NNFSEstimator):
     """The book's regressor (Linear output, mean squared error, chapter 17's larger start weights)."""
 
-    _head = (Linear, MeanSquaredError, Regression)
-    _weight_scale = 0.1
+    _task = "regression"
 
     def fit(self, X: Any, y: Any) -> "NNFSRegressor":
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=True, multi_output=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
 from typing import Any
 
 from nnfs_gpu import (
@@ -19,28 +18,17 @@ from nnfs_gpu import (
     Adagrad,
     Adam,
     BinaryCrossentropy,
-    Categorical,
     CategoricalCrossentropy,
     Dense,
     Dropout,
-    Linear,
     MeanAbsoluteError,
     MeanSquaredError,
     Model,
-    Regression,
-    ReLU,
     RMSprop,
-    Sigmoid,
-    Softmax,
 )
+from nnfs_gpu.networks import perceptron
 from nnfs_gpu.cli.data import UsageError, existing_file
 
-#: output activation, loss and accuracy of each problem kind (the book's chapters 18, 16 and 17)
-TASKS: dict[str, tuple[type, type, Callable[[], Any]]] = {
-    "classification": (Softmax, CategoricalCrossentropy, Categorical),
-    "binary": (Sigmoid, BinaryCrossentropy, lambda: Categorical(binary=True)),
-    "regression": (Linear, MeanSquaredError, Regression),
-}
 #: the problem kind of a loaded model, from its loss
 LOSS_TASKS = {
     CategoricalCrossentropy: "classification",
@@ -60,30 +48,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sine": {"hidden": (64, 64), "epochs": 2000, "adam": {"learning_rate": 0.005, "decay": 1e-3}},  # chapter 17
     "fashion-mnist": {"hidden": (128, 128), "epochs": 10, "batch_size": 128, "adam": {"learning_rate": 0.001, "decay": 1e-4}},
 }
-#: chapter 17: a regression network learns only from larger initial weights
-REGRESSION_WEIGHT_SCALE = 0.1
 #: the optimizer settings that ``--resume`` may change (the state and step count stay)
 TUNABLE = ("learning_rate", "decay", "momentum")
 
 
 def build_model(n_inputs: int, n_outputs: int, task: str, args: argparse.Namespace) -> Model:
     """Dense layers of the --hidden sizes with ReLU (and dropout) after each, then the task's output layer."""
-    scale = REGRESSION_WEIGHT_SCALE if task == "regression" else 0.01
-    l2, dropout = args.l2 or 0.0, args.dropout or 0.0
-    model = Model()
-    width = n_inputs
-    for size in args.hidden:
-        model.add(Dense(width, size, weight_regularizer_l2=l2, bias_regularizer_l2=l2, weight_scale=scale))
-        model.add(ReLU())
-        if dropout:
-            model.add(Dropout(dropout))
-        width = size
-    model.add(Dense(width, n_outputs, weight_scale=scale))
-    activation, loss, accuracy = TASKS[task]
-    model.add(activation())
-    model.set(loss=loss(), optimizer=make_optimizer(args), accuracy=accuracy())
-    model.finalize()
-    return model
+    return perceptron(n_inputs, args.hidden, n_outputs, task, make_optimizer(args), l2=args.l2 or 0.0,
+                      dropout=args.dropout or 0.0)
 
 
 def make_optimizer(args: argparse.Namespace) -> Any:

@@ -16,9 +16,10 @@ import nnfs_gpu
 from nnfs_gpu import Model, datasets, plot
 from nnfs_gpu.backends import Backend, chosen_name
 from nnfs_gpu.callbacks import EarlyStopping, ModelCheckpoint
+from nnfs_gpu.networks import TASKS
 from nnfs_gpu.cli.data import DATA_SUFFIXES, FORMS, Data, UsageError, existing_file, read_data_file
 from nnfs_gpu.cli.labels import infer_task, targets_for_model, targets_for_new_model
-from nnfs_gpu.cli.network import OPTIMIZERS, PRESETS, TASKS, build_model, describe_layers, resumed_model
+from nnfs_gpu.cli.network import OPTIMIZERS, PRESETS, build_model, describe_layers, resumed_model
 from nnfs_gpu.cli.options import (
     add_backend_arguments,
     check_output_files,
@@ -235,7 +236,7 @@ def load_dataset(args: argparse.Namespace) -> Data:
     if name == "fashion-mnist":
         return _fashion_mnist(args.data or DEFAULT_FASHION_FOLDER, args.samples)
     if Path(name).suffix.lower() not in DATA_SUFFIXES and not Path(name).exists():
-        raise UsageError(f"unknown dataset {name!r}: choose {', '.join(BUILTIN_DATASETS)}, or a {', '.join(DATA_SUFFIXES)} file")
+        raise UsageError(f"unknown dataset {name!r}: choose {', '.join(BUILTIN_DATASETS)}, or a {', '.join(DATA_SUFFIXES[:-1])} or {DATA_SUFFIXES[-1]} file")
     return read_data_file(name)
 
 
