@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .files import write_atomically
 from .image_files import StrPath, read_idx, read_png  # noqa: F401 (read_png is public here too)
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -201,17 +202,14 @@ def download_fashion_mnist(path: StrPath = "fashion_mnist_images") -> Path:
 
 
 def _fetch(url: str, archive: Path, folder: Path) -> None:
-    """Write ``url`` to ``archive`` atomically: into a temporary file, then renamed."""
+    """Writes ``url`` to ``archive`` atomically (``files.write_atomically``: no half-written zip)."""
     archive.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=archive.parent, prefix=archive.name, suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            for block in _download_blocks(url, archive, folder):
-                file.write(block)
-        os.replace(partial, archive)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+
+    def write(file: Any) -> None:
+        for block in _download_blocks(url, archive, folder):
+            file.write(block)
+
+    write_atomically(archive, write, "the Fashion-MNIST archive")
 
 
 def _download_blocks(url: str, archive: Path, folder: Path) -> Iterator[bytes]:
