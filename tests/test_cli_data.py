@@ -184,3 +184,14 @@ def test_a_regressor_is_evaluated_on_numbers_only(run, tmp_path):
     succeeded(run("train", "--dataset", "sine", "--samples", "20", "--epochs", "1", "--quiet", "--save", "sine.model"))
     write_csv(tmp_path / "words.csv", np.ones((2, 1)), np.array(["low", "high"]), header=("x", "y"))
     refused(run("evaluate", "sine.model", "words.csv"), "words.csv: regression needs numbers as targets, y holds text labels")
+
+
+def test_train_help_gives_the_defaults_of_the_books_datasets(capsys):
+    """sine and fashion-mnist train as the book trains them (cli.network.PRESETS), and the help says so."""
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("fashion- mnist", "fashion-mnist")  # argparse wraps at hyphens
+    assert "(default: 64; sine 64,64, fashion-mnist 128,128, as the book)" in text
+    assert "(default: 1000; sine 2000, fashion-mnist 10, as the book)" in text
+    assert "(default: the whole data set in one batch; fashion-mnist 128, as the book)" in text
+

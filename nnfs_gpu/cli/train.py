@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {"epochs": 1000, "batch_size": None}
 NETWORK_DEFAULTS: dict[str, Any] = {"hidden": (64,), "optimizer": "adam"}
 
 
+def _preset_defaults(setting: str) -> str:
+    """What the datasets that the book trains otherwise (PRESETS) use for ``setting``, for a help text."""
+    given = [f"{name} {','.join(map(str, value)) if isinstance(value, tuple) else value}"
+             for name, preset in PRESETS.items() for key, value in preset.items() if key == setting]
+    return f"; {', '.join(given)}, as the book" if given else ""
+
+
 def add_parser(commands: Any) -> None:
     train = commands.add_parser("train", help="train a network (default: the book's spiral classifier)")
     data = train.add_argument_group("data")
@@ -61,7 +68,7 @@ def add_parser(commands: Any) -> None:
     data.add_argument("--validation-split", type=fraction, default=0.0, metavar="FRACTION",
                       help="hold out this share of the data for validation (default: none; fashion-mnist: its test set)")
     net = train.add_argument_group("network")
-    net.add_argument("--hidden", type=layer_sizes, metavar="SIZES", help="hidden Dense layer sizes, ReLU between (default: 64)")
+    net.add_argument("--hidden", type=layer_sizes, metavar="SIZES", help=f"hidden Dense layer sizes, ReLU between (default: 64{_preset_defaults('hidden')})")
     net.add_argument("--task", choices=sorted(TASKS), help="the problem kind (default: from the data)")
     net.add_argument("--dropout", type=fraction, metavar="RATE", help="dropout after each hidden layer (default: none)")
     net.add_argument("--l2", type=non_negative_float, help="L2 regularization of the hidden layers' weights and biases")
@@ -73,8 +80,8 @@ def add_parser(commands: Any) -> None:
     fit.add_argument("--learning-rate", type=positive_float, help="(default: the book's for the optimizer)")
     fit.add_argument("--decay", type=non_negative_float, help="learning-rate decay per step")
     fit.add_argument("--momentum", type=non_negative_float, help="SGD momentum")
-    fit.add_argument("--epochs", type=non_negative_int, help=f"(default: {DEFAULTS['epochs']})")
-    fit.add_argument("--batch-size", type=positive_int, help="(default: the whole data set in one batch)")
+    fit.add_argument("--epochs", type=non_negative_int, help=f"(default: {DEFAULTS['epochs']}{_preset_defaults('epochs')})")
+    fit.add_argument("--batch-size", type=positive_int, help=f"(default: the whole data set in one batch{_preset_defaults('batch_size')})")
     fit.add_argument("--patience", type=non_negative_int, metavar="EPOCHS",
                      help="stop when the validation loss (the loss without validation data) has not improved for "
                           "this many epochs, and keep the weights of the best epoch")
