@@ -86,7 +86,10 @@ class Communicator:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.backend = backend
-        self.watchdog = Watchdog(self._timed_out)
+        self.watchdog = Watchdog(self._timed_out, prepare=self._prepare_watchdog_thread)
+
+    def _prepare_watchdog_thread(self) -> None:
+        """What the watchdog's thread sets up before it watches (nothing for MPI)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} rank {self.rank} of {self.size}, {self.backend.name}>"
@@ -173,7 +176,10 @@ class NcclCommunicator(Communicator):
         unique_id = self.comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
         with backend.device:
             self.nccl_comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
-        self.watchdog = Watchdog(self._timed_out, prepare=backend.device.use)
+
+    def _prepare_watchdog_thread(self) -> None:
+        """The thread polls this rank's GPU events, so it works on this rank's device."""
+        self.backend.device.use()
 
     def _check_one_gpu_per_rank(self) -> None:
         places = self.comm.allgather((self.MPI.Get_processor_name(), self.backend.device.id))
