@@ -20,6 +20,18 @@ HANG_GUARD_S = 900
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def classifier(*layers: Any, optimizer: Any = None) -> nnfs_gpu.Model:
+    """A finalized Model of ``layers`` with the book's classifier head: categorical cross-entropy,
+    categorical accuracy, and ``optimizer`` (Adam() when None)."""
+    model = nnfs_gpu.Model()
+    for layer in layers:
+        model.add(layer)
+    model.set(loss=nnfs_gpu.CategoricalCrossentropy(), optimizer=optimizer or nnfs_gpu.Adam(),
+              accuracy=nnfs_gpu.Categorical())
+    model.finalize()
+    return model
+
+
 def fixed_runs(backend: str, package_parent: Path = ROOT, **variables: str) -> dict:
     """Every number of ``tests/fixed_runs.py``'s short runs on ``backend``, from a fresh process with
     the ``nnfs_gpu`` under ``package_parent``, one BLAS and one CPU thread, and ``variables`` set."""

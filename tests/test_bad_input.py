@@ -26,15 +26,11 @@ from nnfs_gpu import (
     Softmax,
     SoftmaxCategoricalCrossentropy,
 )
+import support
 
 
 def classifier() -> Model:
-    model = Model()
-    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
-        model.add(layer)
-    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(), accuracy=Categorical())
-    model.finalize()
-    return model
+    return support.classifier(Dense(2, 8), ReLU(), Dense(8, 3), Softmax())
 
 
 # -- constructors -----------------------------------------------------------------------------

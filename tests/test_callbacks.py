@@ -9,20 +9,16 @@ import numpy as np
 import pytest
 
 import nnfs_gpu
-from nnfs_gpu import SGD, Adam, Categorical, CategoricalCrossentropy, Dense, Model, ReLU, Softmax
+from nnfs_gpu import SGD, Adam, Dense, Model, ReLU, Softmax
 from nnfs_gpu.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from nnfs_gpu.datasets import spiral_data
 from nnfs_gpu.history import History
+import support
 from support import host
 
 
 def classifier(optimizer=None) -> Model:
-    model = Model()
-    for layer in (Dense(2, 16), ReLU(), Dense(16, 3), Softmax()):
-        model.add(layer)
-    model.set(loss=CategoricalCrossentropy(), optimizer=optimizer or Adam(learning_rate=0.02), accuracy=Categorical())
-    model.finalize()
-    return model
+    return support.classifier(Dense(2, 16), ReLU(), Dense(16, 3), Softmax(), optimizer=optimizer or Adam(learning_rate=0.02))
 
 
 @pytest.fixture

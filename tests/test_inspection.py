@@ -8,8 +8,6 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu import (
     Adam,
-    Categorical,
-    CategoricalCrossentropy,
     Dense,
     Dropout,
     Linear,
@@ -20,16 +18,12 @@ from nnfs_gpu import (
     Softmax,
 )
 from nnfs_gpu.datasets import spiral_data
+import support
 
 
 def classifier() -> Model:
-    model = Model()
-    for layer in (Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4), ReLU(), Dropout(0.1),
-                  Dense(64, 3), Softmax()):
-        model.add(layer)
-    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05), accuracy=Categorical())
-    model.finalize()
-    return model
+    return support.classifier(Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4), ReLU(), Dropout(0.1),
+                              Dense(64, 3), Softmax(), optimizer=Adam(learning_rate=0.05))
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import nnfs_gpu
-from nnfs_gpu import Adam, Categorical, CategoricalCrossentropy, Dense, Model, ModelFileError, ReLU, Softmax
+from nnfs_gpu import Adam, Dense, Model, ModelFileError, ReLU, Softmax
 from nnfs_gpu.datasets import spiral_data
+import support
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,12 +30,7 @@ def on_numpy():
 
 
 def classifier() -> Model:
-    model = Model()
-    for layer in (Dense(2, 16), ReLU(), Dense(16, 3), Softmax()):
-        model.add(layer)
-    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05), accuracy=Categorical())
-    model.finalize()
-    return model
+    return support.classifier(Dense(2, 16), ReLU(), Dense(16, 3), Softmax(), optimizer=Adam(learning_rate=0.05))
 
 
 def trained_and_saved(path: Path) -> Model:

@@ -12,22 +12,16 @@ import numpy as np
 import pytest
 
 import nnfs_gpu
-from nnfs_gpu import Adam, Categorical, CategoricalCrossentropy, Dense, Dropout, Model, ModelFileError, ReLU, Softmax
+from nnfs_gpu import Adam, Dense, Dropout, Model, ModelFileError, ReLU, Softmax
 from nnfs_gpu import serialization
 from nnfs_gpu.datasets import spiral_data
+import support
 from support import assert_reordered, host
 
 
 def classifier() -> Model:
-    model = Model()
-    model.add(Dense(2, 16, weight_regularizer_l2=5e-4))
-    model.add(ReLU())
-    model.add(Dropout(0.1, host_rng=True))
-    model.add(Dense(16, 3))
-    model.add(Softmax())
-    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05, decay=1e-3), accuracy=Categorical())
-    model.finalize()
-    return model
+    return support.classifier(Dense(2, 16, weight_regularizer_l2=5e-4), ReLU(), Dropout(0.1, host_rng=True), Dense(16, 3),
+                              Softmax(), optimizer=Adam(learning_rate=0.05, decay=1e-3))
 
 
 @pytest.fixture
