@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import assembly, batches, checks, inspection, serialization
+from . import assembly, checks, inspection, serialization
 from . import training as training_loop
 from .accuracy import Accuracy
 from .backends import Backend, create_backend, get_backend
@@ -20,7 +20,8 @@ from .distributed import Communicator, strategy_for
 from .losses import Loss, SoftmaxCategoricalCrossentropy
 from .optimizers import Optimizer
 from .progress import Reporter, make_reporter
-from .updates import UpdateCache
+from .training.data import check_arguments, check_batch_size
+from .training.updates import UpdateCache
 
 
 class Model:
@@ -134,7 +135,7 @@ class Model:
         self._strategy = strategy_for(distributed, self.backend)
         settings = dict(epochs=epochs, batch_size=batch_size, print_every=print_every, shuffle=shuffle, verbose=verbose)
         with self._strategy.stopping_all_on_error():  # a bad argument on one rank stops every rank
-            batches.check_arguments(validation_data=validation_data, progress=progress, validation_split=validation_split,
+            check_arguments(validation_data=validation_data, progress=progress, validation_split=validation_split,
                                     callbacks=callbacks, **settings)
             self._strategy.agree(self, X, y, validation_data, settings)
             return training_loop.fit(self, X, y, validation_data=validation_data, validation_split=validation_split,
@@ -153,14 +154,14 @@ class Model:
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None, verbose: bool = True) -> tuple[float, float]:
         """Prints the book's ``validation, acc: ..., loss: ...`` line and returns (loss, accuracy)."""
         self._require_finalized("evaluate")
-        batches.check_batch_size(batch_size, "evaluate")
+        check_batch_size(batch_size, "evaluate")
         checks.flag(verbose, "verbose", owner="evaluate")
         return training_loop.evaluate(self, X_val, y_val, batch_size, verbose)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """The last layer's outputs for ``X``, as a host NumPy array (as the book returns them)."""
         self._require_finalized("predict")
-        batches.check_batch_size(batch_size, "predict")
+        check_batch_size(batch_size, "predict")
         return training_loop.predict(self, X, batch_size)
 
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:

@@ -6,7 +6,7 @@ only hyper-parameters and the step count, so ``state_dict`` is plain data.
 
 ``flat`` chooses how ``Model.train`` applies an optimizer, as PyTorch's ``foreach``/``fused`` do:
 ``None`` (the default) updates every parameter of the model at once, over flat buffers that the
-layers' arrays are views of (``nnfs_gpu.flat``), where that applies: a backend whose arrays are
+layers' arrays are views of (``nnfs_gpu.training.flat``), where that applies: a backend whose arrays are
 views (NumPy, CuPy) and Dense layers. ``True`` insists (and says why when it cannot apply), ``False``
 keeps the book's loop of ``update_params`` per layer. The numbers are the same either way. A
 subclass that changes the per-layer rule in ``update_params`` must pass ``flat=False``.
@@ -86,7 +86,7 @@ class Optimizer:
             self._step(layer.backend, param, grad, state)
 
     def update_flat(self, flat: Any) -> None:
-        """The same update for every parameter of a model at once (see ``nnfs_gpu.flat``)."""
+        """The same update for every parameter of a model at once (see ``nnfs_gpu.training.flat``)."""
         self._step(flat.backend, flat.params, flat.grads, flat.states)
 
     def _step(self, backend: Any, param: Any, grad: Any, state: dict[str, Any]) -> None:

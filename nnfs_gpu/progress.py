@@ -42,7 +42,7 @@ class Reporter:
 
     ``train`` asks ``shows_step`` and ``shows_epoch`` when a step or an epoch ends, to decide which
     numbers to read back; what is reported (``epoch``, ``progress``, ``validation``) comes later,
-    when the numbers have arrived (see ``nnfs_gpu.watch``), so those decisions must not depend on
+    when the numbers have arrived (see ``nnfs_gpu.training.watch``), so those decisions must not depend on
     what was reported so far.
     """
 

@@ -12,7 +12,7 @@ import nnfs_gpu
 from nnfs_gpu import SGD, Adam, Dense, Model, ReLU, Softmax
 from nnfs_gpu.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from nnfs_gpu.datasets import spiral_data
-from nnfs_gpu.history import History
+from nnfs_gpu.training.history import History
 import support
 from support import host
 

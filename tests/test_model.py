@@ -327,7 +327,7 @@ def test_bad_training_data_is_refused(backend, X, y, error, message):
 @pytest.mark.parametrize("on_device", [False, True])
 def test_the_finite_check_tells_an_overflowing_sum_from_infinity(backend, on_device):
     """Finite inputs whose sum overflows are fine; an infinity among them is not."""
-    from nnfs_gpu.batches import prepare_inputs
+    from nnfs_gpu.training.data import prepare_inputs
 
     model = spiral_classifier()
     huge = np.full((4, 2), 3e38, dtype=np.float32)
@@ -570,7 +570,7 @@ def test_a_layer_with_its_own_forward_is_not_fused(backend, spiral):
 def test_a_loss_that_turns_nan_unseen_stops_within_a_bounded_number_of_steps(backend, spiral):
     """Without any output, a NaN loss is found within CHECK_EVERY_STEPS + MAX_WAIT_STEPS steps (no
     read-back per step), and the error names the step where the loss first was not finite."""
-    from nnfs_gpu.watch import CHECK_EVERY_STEPS, MAX_WAIT_STEPS
+    from nnfs_gpu.training.watch import CHECK_EVERY_STEPS, MAX_WAIT_STEPS
 
     X, y, _, _ = spiral
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from . import checks
-from .backends import is_host
+from .. import checks
+from ..backends import is_host
 
 
 def check_arguments(

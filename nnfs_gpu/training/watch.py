@@ -18,7 +18,7 @@ import math
 from collections import deque
 from typing import Any, Callable
 
-from .backends import Backend, Readback
+from ..backends import Backend, Readback
 
 CHECK_EVERY_STEPS = 8
 MAX_WAIT_STEPS = 4

@@ -18,13 +18,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._bound import reusing_step_arrays
-from .activations import ReLU, Softmax
-from .batches import batch_slices, prepare, prepare_inputs, split_validation
-from .callbacks import Callbacks
+from .._bound import reusing_step_arrays
+from ..activations import ReLU, Softmax
+from .data import batch_slices, prepare, prepare_inputs, split_validation
+from ..callbacks import Callbacks
 from .history import History
-from .layers import Dense
-from .progress import Reporter
+from ..layers import Dense
+from ..progress import Reporter
 from .watch import NotFiniteError, Watch, is_finite
 
 class LocalSteps:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends import Backend
+from ..backends import Backend
 from .flat import FlatParameters
-from .layers import Dense
+from ..layers import Dense
 
 
 class LayerwiseUpdate:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backends import Backend
+from ..backends import Backend
 
 
 class FlatParameters:
