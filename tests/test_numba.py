@@ -172,7 +172,7 @@ def test_a_training_run_uses_the_kernels(monkeypatch):
         model.set(loss=nnfs_gpu.CategoricalCrossentropy(), optimizer=nnfs_gpu.Adam(), accuracy=nnfs_gpu.Categorical())
         model.finalize()
         model.train(np.random.randn(30, 2).astype(np.float32), np.arange(30) % 3, epochs=2, verbose=False)
-    assert {"add_bias", "bias_relu", "relu_backward", "softmax_cce_backward", "adam", "argmax_matches",
+    assert {"add_bias", "bias_relu", "relu_backward", "softmax_cce_backward", "adam_update", "argmax_matches",
             "picked_and_clipped"} <= used, used
 
 

@@ -231,7 +231,7 @@ def _setting(like: np.ndarray, settings: Any, index: int) -> Any:
     return like.dtype.type(settings[index])
 
 
-def _sgd(param: np.ndarray, grad: np.ndarray, settings: Any) -> None:
+def _sgd_update(param: np.ndarray, grad: np.ndarray, settings: Any) -> None:
     p = _flat(param)
     g = _flat(grad)
     learning_rate = _setting(p, settings, 0)
@@ -239,7 +239,7 @@ def _sgd(param: np.ndarray, grad: np.ndarray, settings: Any) -> None:
         p[index] = p[index] - g[index] * learning_rate
 
 
-def _momentum(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, settings: Any) -> None:
+def _momentum_update(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, settings: Any) -> None:
     p = _flat(param)
     g = _flat(grad)
     m = _flat(momentums)
@@ -250,7 +250,7 @@ def _momentum(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, settin
         p[index] = p[index] + velocity
 
 
-def _adagrad(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: Any) -> None:
+def _adagrad_update(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: Any) -> None:
     p = _flat(param)
     g = _flat(grad)
     c = _flat(cache)
@@ -262,7 +262,7 @@ def _adagrad(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: A
         p[index] = p[index] + (gradient * negative_rate) / (np.sqrt(accumulated) + epsilon)
 
 
-def _rmsprop(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: Any) -> None:
+def _rmsprop_update(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: Any) -> None:
     p = _flat(param)
     g = _flat(grad)
     c = _flat(cache)
@@ -275,9 +275,7 @@ def _rmsprop(param: np.ndarray, grad: np.ndarray, cache: np.ndarray, settings: A
         p[index] = p[index] + (gradient * negative_rate) / (np.sqrt(accumulated) + epsilon)
 
 
-def _adam(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, cache: np.ndarray, settings: Any) -> None:
-    """settings: learning_rate, beta_1, 1 - beta_1, beta_2, 1 - beta_2, epsilon, and the bias
-    corrections 1 - beta_1**step and 1 - beta_2**step."""
+def _adam_update(param: np.ndarray, grad: np.ndarray, momentums: np.ndarray, cache: np.ndarray, settings: Any) -> None:
     p = _flat(param)
     g = _flat(grad)
     m = _flat(momentums)
@@ -300,11 +298,23 @@ bias_relu = _serial_and_parallel(_bias_relu)
 relu = _serial_and_parallel(_relu)
 relu_backward = _serial_and_parallel(_relu_backward)
 softmax_cce_backward = _serial_and_parallel(_softmax_cce_backward)
-sgd = _serial_and_parallel(_sgd)
-momentum = _serial_and_parallel(_momentum)
-adagrad = _serial_and_parallel(_adagrad)
-rmsprop = _serial_and_parallel(_rmsprop)
-adam = _serial_and_parallel(_adam)
+sgd_update = _serial_and_parallel(_sgd_update)
+momentum_update = _serial_and_parallel(_momentum_update)
+adagrad_update = _serial_and_parallel(_adagrad_update)
+rmsprop_update = _serial_and_parallel(_rmsprop_update)
+adam_update = _serial_and_parallel(_adam_update)
+
+#: each update kernel's ``settings`` tuple, in the order the kernel reads it, from the scalar
+#: arguments of the backend op of the same name (Python floats: the kernel rounds them to the
+#: arrays' dtype, as NumPy rounds Python scalars)
+UPDATE_SETTINGS: dict[str, Callable[..., tuple[float, ...]]] = {
+    "sgd_update": lambda learning_rate: (learning_rate,),
+    "momentum_update": lambda learning_rate, momentum: (learning_rate, momentum),
+    "adagrad_update": lambda learning_rate, epsilon: (learning_rate, epsilon),
+    "rmsprop_update": lambda learning_rate, rho, epsilon: (learning_rate, rho, 1 - rho, epsilon),
+    "adam_update": lambda learning_rate, beta_1, beta_2, epsilon, step: (
+        learning_rate, beta_1, 1 - beta_1, beta_2, 1 - beta_2, epsilon, 1 - beta_1**step, 1 - beta_2**step),
+}
 
 
 def set_threads(count: int) -> None:

@@ -133,33 +133,33 @@ class NumbaOps:
 
     # -- optimizer updates, over the arrays as flat views ---------------------------------------
 
-    def _update(self, kernel: str, arrays: tuple[Any, ...], settings: tuple[float, ...]) -> bool:
-        """Runs the update ``kernel`` over ``arrays`` (updated in place) with ``settings`` (Python
-        floats, which the kernel rounds to the arrays' dtype); False where the kernels do not apply."""
+    def _update(self, op: str, arrays: tuple[Any, ...], *scalars: float) -> bool:
+        """Runs the kernel of the update ``op`` (the kernel of the same name) over ``arrays``
+        (updated in place) with the op's ``scalars``; False where the kernels do not apply."""
         compiled = _fused(*arrays)
         if compiled is None or any(array.shape != arrays[0].shape for array in arrays):
             return False
-        compiled.choose(getattr(compiled, kernel), arrays[0].size)(*arrays, tuple(map(float, settings)))
+        settings = tuple(map(float, compiled.UPDATE_SETTINGS[op](*scalars)))
+        compiled.choose(getattr(compiled, op), arrays[0].size)(*arrays, settings)
         return True
 
     def sgd_update(self, param: Any, grad: Any, learning_rate: float) -> None:
-        if not self._update("sgd", (param, grad), (learning_rate,)):
+        if not self._update("sgd_update", (param, grad), learning_rate):
             super().sgd_update(param, grad, learning_rate)
 
     def momentum_update(self, param: Any, grad: Any, momentums: Any, learning_rate: float, momentum: float) -> None:
-        if not self._update("momentum", (param, grad, momentums), (learning_rate, momentum)):
+        if not self._update("momentum_update", (param, grad, momentums), learning_rate, momentum):
             super().momentum_update(param, grad, momentums, learning_rate, momentum)
 
     def adagrad_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, epsilon: float) -> None:
-        if not self._update("adagrad", (param, grad, cache), (learning_rate, epsilon)):
+        if not self._update("adagrad_update", (param, grad, cache), learning_rate, epsilon):
             super().adagrad_update(param, grad, cache, learning_rate, epsilon)
 
     def rmsprop_update(self, param: Any, grad: Any, cache: Any, learning_rate: float, rho: float, epsilon: float) -> None:
-        if not self._update("rmsprop", (param, grad, cache), (learning_rate, rho, 1 - rho, epsilon)):
+        if not self._update("rmsprop_update", (param, grad, cache), learning_rate, rho, epsilon):
             super().rmsprop_update(param, grad, cache, learning_rate, rho, epsilon)
 
     def adam_update(self, param: Any, grad: Any, momentums: Any, cache: Any, learning_rate: float, beta_1: float,
                     beta_2: float, epsilon: float, step: int) -> None:
-        scalars = (learning_rate, beta_1, 1 - beta_1, beta_2, 1 - beta_2, epsilon, 1 - beta_1**step, 1 - beta_2**step)
-        if not self._update("adam", (param, grad, momentums, cache), scalars):
+        if not self._update("adam_update", (param, grad, momentums, cache), learning_rate, beta_1, beta_2, epsilon, step):
             super().adam_update(param, grad, momentums, cache, learning_rate, beta_1, beta_2, epsilon, step)
