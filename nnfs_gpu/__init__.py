@@ -15,7 +15,7 @@ from .backends import (
     use_backend,
 )
 from .launch import stop_all_ranks_on_uncaught_errors
-from .layers import Dense, Dropout, Input
+from .layers import Dense, Dropout, Input, Layer, Parameter
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -26,7 +26,7 @@ from .losses import (
 )
 from .model import Model
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
-from .serialization import ModelFileError
+from .serialization import ModelFileError, register_layer
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ __all__ = [
     "Dropout",
     "ForeignArrayError",
     "Input",
+    "Layer",
     "Linear",
     "Loss",
     "MeanAbsoluteError",
@@ -53,6 +54,7 @@ __all__ = [
     "Model",
     "ModelFileError",
     "Optimizer",
+    "Parameter",
     "RMSprop",
     "ReLU",
     "Regression",
@@ -63,6 +65,7 @@ __all__ = [
     "available_backends",
     "get_backend",
     "register_backend",
+    "register_layer",
     "set_backend",
     "to_numpy",
     "use_backend",

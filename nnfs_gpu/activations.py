@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ._bound import BackendBound
+from .layers import Layer
 
 
-class Activation(BackendBound):
+class Activation(Layer):
     """An activation: ``forward`` sets ``output``, ``backward`` sets ``dinputs``."""
 
     def forward(self, inputs: Any, training: bool = False) -> None:
@@ -39,6 +39,19 @@ class Activation(BackendBound):
     def _into_output(self, op: Any, z: Any, *arguments: Any) -> Any:
         """``op(z, *arguments)`` written into this step's output array (``BackendBound._step_array``)."""
         return op(z, *arguments, out=self._step_array("output", z.shape))
+
+
+def takes_bias(activation: Any) -> bool:
+    """Whether ``activation.forward_biased`` computes what its ``forward`` does: the generic one does;
+    a fused one does while the class that defines it also defines the ``forward`` and ``_forward``
+    in use (a subclass that changes ``_forward`` is not fused) and the object replaces none of them."""
+    if not isinstance(activation, Activation):
+        return False
+    kind = type(activation)
+    owner = next(cls for cls in kind.__mro__ if "forward_biased" in vars(cls))
+    methods = ("forward", "_forward", "forward_biased")
+    return not set(methods) & set(vars(activation)) and (
+        owner is Activation or all(getattr(kind, name) is getattr(owner, name) for name in methods[:2]))
 
 
 class ReLU(Activation):

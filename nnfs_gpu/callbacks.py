@@ -132,10 +132,10 @@ class EarlyStopping(_Monitor):
             model.set_parameters(self._best_parameters)
 
 
-def _copies(model: Any) -> list[tuple[Any, Any]]:
+def _copies(model: Any) -> list[tuple[Any, ...]]:
     """The model's parameters, copied on their device."""
     backend: Backend = model.backend
-    return [(backend.copy(weights), backend.copy(biases)) for weights, biases in model.get_parameters()]
+    return [tuple(backend.copy(array) for array in arrays) for arrays in model.get_parameters()]
 
 
 class ModelCheckpoint(_Monitor):

@@ -26,7 +26,7 @@ import numpy as np
 from . import checks
 from .backends import Backend
 from .launch import abort_ranks, error_line
-from .training import LOCAL, LocalSteps
+from .training.strategy import LOCAL, LocalSteps
 from .watchdog import Watchdog
 
 INSTALL_HINT = "pip install 'nnfs_gpu[mpi]' (mpi4py and the MPICH wheel; no system MPI needed)"
@@ -269,9 +269,9 @@ class DataParallel(LocalSteps):
     def is_root(self) -> bool:  # type: ignore[override]
         return self.comm.rank == 0
 
-    def start(self, samples: int, batches: list[slice], layers: list[Any]) -> None:
+    def start(self, samples: int, batches: list[slice], update: Any) -> None:
         self.check_batches(batches)
-        self.broadcast_parameters(layers)
+        self.broadcast_parameters(update)
 
     def stopping_all_on_error(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
         return self.comm.stopping_all_on_error()
@@ -325,19 +325,19 @@ class DataParallel(LocalSteps):
             start += size
         return pieces
 
-    def broadcast_parameters(self, layers: list[Any]) -> None:
-        """Gives every rank rank 0's weights and biases, so all ranks start equal."""
-        arrays = [array for layer in layers for array in (layer.weights, layer.biases)]
-        shared = self._unflat(self.comm.broadcast(self._flat(arrays)), arrays)
-        for layer, weights, biases in zip(layers, shared[0::2], shared[1::2]):
-            layer.weights, layer.biases = weights, biases
+    def broadcast_parameters(self, update: Any) -> None:
+        """Gives every rank rank 0's parameters, written into this rank's arrays (so that flat
+        buffers and the layers' views of them stay what they are): all ranks start equal."""
+        arrays = update.parameters()
+        for array, shared in zip(arrays, self._unflat(self.comm.broadcast(self._flat(arrays)), arrays)):
+            array[...] = shared
 
     def average_gradients(self, update: Any, local_samples: int, global_samples: int) -> None:
-        """Makes ``update``'s gradients those of the global batch (one all-reduce): a single flat
-        buffer in place, several through one concatenated buffer."""
+        """Makes ``update``'s gradients those of the global batch (one all-reduce): a flat update's
+        one buffer in place, a per-layer update's arrays through one concatenated buffer."""
         gradients = update.gradients()
         share = local_samples / global_samples
-        if len(gradients) == 1:
+        if update.flat:
             (flat,) = gradients
             flat *= share
             update.set_gradients([self.comm.allreduce_sum(flat)])

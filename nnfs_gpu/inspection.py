@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .layers import REGULARIZERS, Dense, Dropout
+from .layers import parameters_of
 
 
 class ModelSummary(str):
@@ -20,27 +20,17 @@ def model_repr(model: Any) -> str:
     return f"Model([{layers}], loss={model.loss!r}, optimizer={model.optimizer!r}, accuracy={model.accuracy!r})"
 
 
-def _notes(layer: Any) -> str:
-    if isinstance(layer, Dense):
-        penalties = [f"{name.split('_')[0]} {name[-2:].upper()} {getattr(layer, name):g}" for name in
-                     REGULARIZERS
-                     if getattr(layer, name)]
-        return ", ".join(penalties)
-    if isinstance(layer, Dropout):
-        return f"drops {layer.drop_rate:.0%} while training" + (", host RNG" if layer.host_rng else "")
-    return ""
-
-
 def summary(model: Any) -> ModelSummary:
     """A table of the layers (output shapes, parameter counts, regularizers, dropout), the totals,
     the backend, device and dtype, and the loss, optimizer and accuracy."""
-    rows, width, total = [], getattr(model.layers[0], "n_inputs", None) if model.layers else None, 0
+    rows, width, total = [], None, 0
     for index, layer in enumerate(model.layers):
-        count = sum(math.prod(array.shape) for array in layer.get_parameters()) if hasattr(layer, "get_parameters") else 0
-        width = layer.n_neurons if isinstance(layer, Dense) else width
+        count = sum(math.prod(getattr(layer, parameter.name).shape) for parameter in parameters_of(layer))
+        takes = getattr(layer, "input_width", None)
+        width = layer.output_width(width if width is not None else takes) if hasattr(layer, "output_width") else None
         total += count
-        name = f"Dense({layer.n_inputs}, {layer.n_neurons})" if isinstance(layer, Dense) else repr(layer)
-        rows.append((str(index), name, f"(samples, {width})", f"{count:,}", _notes(layer)))
+        name, notes = layer.summary_row() if hasattr(layer, "summary_row") else (repr(layer), "")
+        rows.append((str(index), name, f"(samples, {width})", f"{count:,}", notes))
     header = ("#", "layer", "output", "parameters", "notes")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
     aligned = ["  ".join(cell.rjust(w) if column == 3 else cell.ljust(w) for column, (cell, w) in enumerate(zip(row, widths))).rstrip()
@@ -48,7 +38,7 @@ def summary(model: Any) -> ModelSummary:
     backend = model.backend
     lines = [f"Model: {len(model.layers)} layers, {total:,} parameters; {backend.describe()}"
              + (", book precision" if backend.precision == "book" else ""), *aligned]
-    fused = " (fused with the softmax's gradient)" if getattr(model, "softmax_classifier_output", None) else ""
+    fused = " (fused with the softmax's gradient)" if model.softmax_classifier_output is not None else ""
     lines.append(f"loss: {model.loss!r}{fused}; optimizer: {model.optimizer!r}; accuracy: {model.accuracy!r}")
     if not model.finalized:
         lines.append("not finalized yet: call model.finalize() before training")

@@ -1,8 +1,23 @@
-"""Layers: Dense (with the book's L1/L2 regularizers), Dropout and the Model's Input."""
+"""The layer protocol, and the book's layers: Dense (with L1/L2 regularizers), Dropout and the Model's Input.
+
+A layer is an object with ``forward(inputs, training)`` and ``backward(dvalues)``. A trainable layer
+declares its arrays once, in ``parameters``: each ``Parameter`` names the attribute that holds the
+array (``weights``), and from it the gradient's (``dweights``) and the optimizer state's
+(``weight_momentums``, ``weight_cache``, ...), the book's names. Everything that handles parameters
+(optimizers, flat buffers, data-parallel averaging, files, ``state_dict``, ``summary``, moving
+between backends) reads that declaration, so a new trainable layer is one class in one file:
+
+    class ScaleShift(Layer):
+        parameters = (Parameter("scale"), Parameter("shift"))
+        ...  # __init__ creates self.scale and self.shift; backward sets self.dscale and self.dshift
+
+``nnfs_gpu.register_layer(ScaleShift)`` lets model files name it (see ``nnfs_gpu.serialization``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -14,7 +29,164 @@ from .backends import is_host
 REGULARIZERS = ("weight_regularizer_l1", "weight_regularizer_l2", "bias_regularizer_l1", "bias_regularizer_l2")
 
 
-class Dense(BackendBound):
+@dataclass(frozen=True)
+class Parameter:
+    """A trainable array of a layer: ``name`` is the attribute holding it, ``"d" + name`` its gradient,
+    and ``prefix + "_" + kind`` each kind of optimizer state (``prefix`` is ``name`` unless given: the
+    book's Dense keeps ``weight_cache`` for ``weights``)."""
+
+    name: str
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.prefix:
+            object.__setattr__(self, "prefix", self.name)
+
+    @property
+    def gradient(self) -> str:
+        return "d" + self.name
+
+    def state(self, kind: str) -> str:
+        """The attribute holding this parameter's optimizer state of ``kind`` (``"cache"``, ...)."""
+        return f"{self.prefix}_{kind}"
+
+
+#: the book's Dense arrays: ``weights`` and ``biases``
+BOOK_PARAMETERS = (Parameter("weights", "weight"), Parameter("biases", "bias"))
+
+
+def parameters_of(layer: Any) -> tuple[Parameter, ...]:
+    """What ``layer`` declares; a layer without a declaration that holds the book's ``weights`` and
+    ``biases`` (a book-style class of the reader's own) is read as the book's Dense."""
+    declared = getattr(layer, "parameters", None)
+    if isinstance(declared, tuple):
+        return declared
+    return BOOK_PARAMETERS if hasattr(layer, "weights") and hasattr(layer, "biases") else ()
+
+
+def set_each_layers_parameters(layers: list[Any], parameters: Any) -> None:
+    """``Model.set_parameters``: each layer's ``set_parameters`` with its tuple of ``parameters``,
+    after checking there is one tuple per layer, each of the layer's number of arrays."""
+    if not isinstance(parameters, (list, tuple)) or len(parameters) != len(layers):
+        got = f"{len(parameters)} items" if isinstance(parameters, (list, tuple)) else checks.shown(parameters)
+        raise ValueError(f"set_parameters needs a list of {len(layers)} tuples of arrays, one per trainable layer, got {got}")
+    for index, (arrays, layer) in enumerate(zip(parameters, layers)):
+        declared = parameters_of(layer)
+        if not (isinstance(arrays, (list, tuple)) and len(arrays) == len(declared)):
+            names = ", ".join(parameter.name for parameter in declared)
+            raise ValueError(f"set_parameters: item {index} must be a tuple ({names}) for {layer!r}, got {checks.shown(arrays)}")
+    for arrays, layer in zip(parameters, layers):
+        layer.set_parameters(*arrays)
+
+
+class Layer(BackendBound):
+    """The base of layers and activations: the protocol a Model and its files rely on.
+
+    A subclass implements ``forward`` and ``backward``; a trainable one declares ``parameters`` and
+    has its ``backward`` set each parameter's gradient. ``config`` gives the constructor arguments a
+    file rebuilds the layer from; ``output_width`` lets a Model check that layers chain; a layer
+    whose construction is costly (or draws random numbers) overrides ``from_parameters``.
+    """
+
+    #: the trainable arrays (none for activations, dropout, ...)
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    #: whether ``backward`` computes ``dinputs``; a Model turns it off for its first trainable layer
+    needs_input_gradient = True
+    #: the input width this layer takes (None: any)
+    input_width: int | None = None
+
+    def forward(self, inputs: Any, training: bool = False) -> None:
+        raise NotImplementedError
+
+    def backward(self, dvalues: Any) -> None:
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments that rebuild this layer, as plain data (saved in model files)."""
+        return {}
+
+    def output_width(self, input_width: int | None) -> int | None:
+        """The width of the outputs for inputs of ``input_width`` (None: not known); the same by default."""
+        return input_width
+
+    def summary_row(self) -> tuple[str, str]:
+        """What ``Model.summary`` says of this layer: its name, and notes beside its parameter count."""
+        return repr(self), ""
+
+    def get_parameters(self) -> tuple[Any, ...]:
+        """The declared arrays, in their declared order."""
+        return tuple(getattr(self, parameter.name) for parameter in self.parameters)
+
+    def set_parameters(self, *arrays: Any) -> None:
+        """Sets the declared arrays, in order (copies, so training never changes the caller's), from
+        host or same-backend arrays of the shapes the layer holds now; nothing changes on an error."""
+        names = [parameter.name for parameter in self.parameters]
+        if len(arrays) != len(names):
+            raise ValueError(f"{self!r}.set_parameters takes {len(names)} arrays ({', '.join(names)}), got {len(arrays)}")
+        copies = [self.backend.copy(self.backend.asfloat(array)) for array in arrays]
+        expected = self._parameter_shapes()
+        got = tuple(tuple(array.shape) for array in copies)
+        if got != expected:
+            shapes = " and ".join(f"{name} {shape}" for name, shape in zip(names, expected))
+            raise ValueError(f"{self!r} needs {shapes}, got {' and '.join(map(str, got))}")
+        for name, array in zip(names, copies):
+            setattr(self, name, array)
+
+    @classmethod
+    def parameter_shapes(cls, **config: Any) -> tuple[tuple[int, ...], ...] | None:
+        """The shapes of the arrays a layer of ``config`` holds, so that a file's arrays are checked
+        before they are read; None (the default) where only a built layer can tell."""
+        return None
+
+    def _parameter_shapes(self) -> tuple[tuple[int, ...], ...]:
+        shapes = type(self).parameter_shapes(**self.config())
+        return shapes if shapes is not None else tuple(tuple(array.shape) for array in self.get_parameters())
+
+    @classmethod
+    def from_parameters(cls, *arrays: Any, **config: Any) -> Layer:
+        """A layer of ``config`` holding copies of ``arrays`` (as ``set_parameters`` takes them), as a
+        file is loaded. Built by the constructor with NumPy's global RNG put back afterwards, so that
+        loading never moves it; a layer whose construction is costly overrides this."""
+        state = np.random.get_state()
+        try:
+            layer = cls(**config)
+        finally:
+            np.random.set_state(state)
+        layer.set_parameters(*arrays)
+        return layer
+
+    @property
+    def has_penalty(self) -> bool:
+        """Whether the layer adds a regularization penalty to the loss."""
+        return False
+
+    def regularization_loss(self) -> Any:
+        """The layer's penalty, as a 0-d backend array (zero without one)."""
+        return self.backend.xp.zeros((), dtype=self.backend.dtype, device=self.backend.device)
+
+
+class BiasedProduct(Layer):
+    """A capability: ``forward`` is a product (``forward_product``, into ``output``) plus the row
+    ``biases``. ``training.forward`` then adds the biases together with the activation after the
+    layer, in one fused op where the backend has one (``Activation.forward_biased``)."""
+
+    def forward(self, inputs: Any, training: bool = False) -> None:
+        self.forward_product(inputs)
+        self.backend.add_bias(self.output, self.biases)
+
+    def forward_product(self, inputs: Any) -> None:
+        """``output = inputs · weights``, without the biases."""
+        raise NotImplementedError
+
+
+def fuses_bias(layer: Any) -> bool:
+    """Whether ``layer`` keeps ``BiasedProduct``'s ``forward`` (in its class and on itself), so that its
+    biases may be added by the activation after it."""
+    return (isinstance(layer, BiasedProduct) and type(layer).forward is BiasedProduct.forward
+            and "forward" not in vars(layer))
+
+
+class Dense(BiasedProduct):
     """A fully connected layer, ``output = inputs · weights + biases``.
 
     Weights start as the book starts them, ``0.01 * np.random.randn(n_inputs, n_neurons)`` drawn on
@@ -24,10 +196,9 @@ class Dense(BackendBound):
     """
 
     transient = ("inputs", "output", "dinputs", "dweights", "dbiases")
+    parameters = BOOK_PARAMETERS
     #: the scale of the initial weights when the constructor is given none
     weight_scale = 0.01
-    #: whether ``backward`` computes ``dinputs``; a Model turns it off for its first layer
-    needs_input_gradient = True
 
     def __init__(
         self,
@@ -49,16 +220,18 @@ class Dense(BackendBound):
         self.biases = self.backend.zeros((1, self.n_neurons))
 
     @classmethod
-    def from_parameters(cls, weights: Any, biases: Any, **regularizers: float) -> "Dense":
+    def from_parameters(cls, weights: Any, biases: Any, **config: Any) -> Dense:  # type: ignore[override]
         """A layer holding copies of ``weights`` (n_inputs, n_neurons) and ``biases`` (1, n_neurons),
         made without drawing initial weights: loading a file neither draws weights only to overwrite
-        them nor moves NumPy's global RNG. ``regularizers`` are the constructor's."""
+        them nor moves NumPy's global RNG. ``config`` is ``config()``'s (the sizes may be left out)."""
         layer = cls.__new__(cls)
         BackendBound.__init__(layer)
         shape = tuple(np.shape(weights)) if is_host(weights) else tuple(weights.shape)
         if len(shape) != 2:
             raise ValueError(f"Dense.from_parameters: weights must be 2-D (n_inputs, n_neurons), got shape {shape}")
-        layer._configure(*shape, **regularizers)
+        sizes = dict(zip(("n_inputs", "n_neurons"), shape))
+        sizes.update((name, config.pop(name)) for name in ("n_inputs", "n_neurons") if name in config)
+        layer._configure(**sizes, **config)
         layer.set_parameters(weights, biases)
         return layer
 
@@ -76,13 +249,23 @@ class Dense(BackendBound):
         penalties = "".join(f", {name}={getattr(self, name):g}" for name in REGULARIZERS if getattr(self, name))
         return f"Dense({self.n_inputs}, {self.n_neurons}{penalties})"
 
-    def forward(self, inputs: Any, training: bool = False) -> None:
-        self.forward_product(inputs)
-        self.backend.add_bias(self.output, self.biases)
+    def config(self) -> dict[str, Any]:
+        return {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons, **{name: getattr(self, name) for name in REGULARIZERS}}
+
+    @property
+    def input_width(self) -> int:  # type: ignore[override]
+        return self.n_inputs
+
+    def output_width(self, input_width: int | None) -> int:
+        return self.n_neurons
+
+    def summary_row(self) -> tuple[str, str]:
+        notes = ", ".join(f"{name.split('_')[0]} {name[-2:].upper()} {getattr(self, name):g}"
+                          for name in REGULARIZERS if getattr(self, name))
+        return f"Dense({self.n_inputs}, {self.n_neurons})", notes
 
     def forward_product(self, inputs: Any) -> None:
-        """The forward without the biases: ``output = inputs · weights``. ``training.forward`` adds
-        the biases together with the next activation (``Activation.forward_biased``)."""
+        """The forward without the biases: ``output = inputs · weights``."""
         inputs = self.backend.asfloat(inputs)
         if inputs.ndim != 2 or inputs.shape[1] != self.n_inputs:
             raise ValueError(
@@ -137,23 +320,14 @@ class Dense(BackendBound):
             loss = loss + self.bias_regularizer_l2 * xp.sum(self.biases * self.biases)
         return loss
 
-    def get_parameters(self) -> tuple[Any, Any]:
-        return self.weights, self.biases
-
-    def set_parameters(self, weights: Any, biases: Any) -> None:
-        """Sets weights and biases (copies, so training never changes the caller's arrays) from host
-        or same-backend arrays, checking their shapes."""
-        weights, biases = self.backend.copy(self.backend.asfloat(weights)), self.backend.copy(self.backend.asfloat(biases))
-        expected = ((self.n_inputs, self.n_neurons), (1, self.n_neurons))
-        if (tuple(weights.shape), tuple(biases.shape)) != expected:
-            raise ValueError(
-                f"{self!r} needs weights {expected[0]} and biases {expected[1]}, "
-                f"got {tuple(weights.shape)} and {tuple(biases.shape)}"
-            )
-        self.weights, self.biases = weights, biases
+    @classmethod
+    def parameter_shapes(cls, n_inputs: Any = None, n_neurons: Any = None, **regularizers: Any) -> tuple[tuple[int, ...], ...]:
+        n_inputs = checks.whole_number(n_inputs, "n_inputs", minimum=1, owner="Dense")
+        n_neurons = checks.whole_number(n_neurons, "n_neurons", minimum=1, owner="Dense")
+        return (n_inputs, n_neurons), (1, n_neurons)
 
 
-class Dropout(BackendBound):
+class Dropout(Layer):
     """Inverted dropout: while training, zeroes each input with probability ``rate`` and scales the
     rest by ``1 / keep_probability``; at inference it passes inputs through.
 
@@ -188,6 +362,12 @@ class Dropout(BackendBound):
     def __repr__(self) -> str:
         return f"Dropout({self.drop_rate:g})"
 
+    def config(self) -> dict[str, Any]:
+        return {"rate": self.drop_rate, "host_rng": self.host_rng}
+
+    def summary_row(self) -> tuple[str, str]:
+        return repr(self), f"drops {self.drop_rate:.0%} while training" + (", host RNG" if self.host_rng else "")
+
     def forward(self, inputs: Any, training: bool = True) -> None:
         self.inputs = self.backend.asfloat(inputs)
         if not training:
@@ -202,7 +382,7 @@ class Dropout(BackendBound):
         self.dinputs = self._gradient_of(dvalues, mask.shape) * mask
 
 
-class Input(BackendBound):
+class Input(Layer):
     """The Model's first node: hands the batch to the first layer."""
 
     def forward(self, inputs: Any, training: bool = False) -> None:

@@ -15,23 +15,25 @@ import numpy as np
 from . import assembly, checks, inspection, serialization
 from . import training as training_loop
 from .accuracy import Accuracy
+from .assembly import Assembly
 from .backends import Backend, create_backend, get_backend
 from .distributed import Communicator, strategy_for
+from .layers import parameters_of, set_each_layers_parameters
 from .losses import Loss, SoftmaxCategoricalCrossentropy
 from .optimizers import Optimizer
 from .progress import Reporter, make_reporter
-from .training.data import check_arguments, check_batch_size
+from .training.arguments import check_arguments, check_batch_size
 from .training.updates import UpdateCache
 
 
 class Model:
     def __init__(self) -> None:
         self.layers: list = []
-        self.softmax_classifier_output: SoftmaxCategoricalCrossentropy | None = None
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
         self.accuracy: Accuracy | None = None
-        self.finalized = False
+        #: what ``finalize`` worked out from the layers and the loss; None until then, and after add or set
+        self.assembly: Assembly | None = None
         self._strategy: training_loop.LocalSteps = training_loop.LOCAL
         self._updates = UpdateCache()
         #: what each class index means (e.g. the text labels of a CSV file); saved with the model,
@@ -58,7 +60,7 @@ class Model:
                     f"outputs of one place, so create another {type(layer).__name__}(...) for each place"
                 )
         self.layers.append(layer)
-        self.finalized = False
+        self.assembly = None
 
     def set(self, *, loss: Loss | None = None, optimizer: Optimizer | None = None, accuracy: Accuracy | None = None) -> None:
         """Sets the loss, optimizer and accuracy; those left out keep their current value."""
@@ -71,7 +73,7 @@ class Model:
             )
         if accuracy is not None:
             self.accuracy = checks.instance(accuracy, Accuracy, "accuracy", "an accuracy object such as Categorical()", owner="set")
-        self.finalized = False
+        self.assembly = None
 
     @property
     def backend(self) -> Backend:
@@ -80,15 +82,29 @@ class Model:
 
     @property
     def trainable_layers(self) -> list:
-        """The layers with parameters, in order."""
-        return [layer for layer in self.layers if hasattr(layer, "weights")]
+        """The layers that declare parameters (``Layer.parameters``), in order."""
+        return [layer for layer in self.layers if parameters_of(layer)]
+
+    @property
+    def finalized(self) -> bool:
+        return self.assembly is not None
+
+    @property
+    def output_layer_activation(self) -> Any:
+        """The last layer, whose ``predictions`` turn outputs into answers (the book's name)."""
+        return self.assembly.output_layer_activation if self.assembly is not None else None
+
+    @property
+    def softmax_classifier_output(self) -> SoftmaxCategoricalCrossentropy | None:
+        """The fused softmax + cross-entropy backward, when the model uses it (the book's name)."""
+        return self.assembly.softmax_classifier_output if self.assembly is not None else None
 
     def finalize(self) -> None:
         """Links the layers, checks that their shapes chain, and picks the softmax + CCE fast path."""
-        assembly.finalize(self)
+        self.assembly = assembly.finalize(self)
 
-    def _require_finalized(self, action: str) -> None:
-        assembly.require_finalized(self, action)
+    def _require_finalized(self, action: str) -> Assembly:
+        return assembly.require_finalized(self, action)
 
     # -- the book's passes and calls ------------------------------------------------------------
 
@@ -167,8 +183,7 @@ class Model:
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """A classifier's probabilities: per class (Softmax), or of the positive class per output
         (Sigmoid); host NumPy, as ``predict``."""
-        self._require_finalized("predict_proba")
-        if not hasattr(self.output_layer_activation, "predictions") or type(self.output_layer_activation).__name__ == "Linear":
+        if type(self._require_finalized("predict_proba").output_layer_activation).__name__ == "Linear":
             raise TypeError("predict_proba: this model ends in Linear, a regressor's values are no probabilities; use predict")
         return self.predict(X, batch_size=batch_size)
 
@@ -193,24 +208,19 @@ class Model:
     def get_parameters(self) -> list[tuple[Any, Any]]:
         return [layer.get_parameters() for layer in self.trainable_layers]
 
-    def set_parameters(self, parameters: list[tuple[Any, Any]]) -> None:
-        layers = self.trainable_layers
-        if not isinstance(parameters, (list, tuple)) or len(parameters) != len(layers):
-            got = f"{len(parameters)} items" if isinstance(parameters, (list, tuple)) else checks.shown(parameters)
-            raise ValueError(f"set_parameters needs a list of {len(layers)} (weights, biases) pairs, one per trainable layer, got {got}")
-        for index, (pair, layer) in enumerate(zip(parameters, layers)):
-            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
-                raise ValueError(f"set_parameters: item {index} must be a (weights, biases) pair for {layer!r}, got {checks.shown(pair)}")
-            layer.set_parameters(*pair)
+    def set_parameters(self, parameters: list[tuple[Any, ...]]) -> None:
+        """Sets each trainable layer's arrays from a tuple of them (``(weights, biases)`` for Dense)."""
+        set_each_layers_parameters(self.trainable_layers, parameters)
 
     def to(self, name: str | Backend, **options: Any) -> "Model":
         """Moves the model (parameters and optimizer state) to another backend; returns the model."""
         target = create_backend(name, **options)
         self._updates.forget()  # its buffers belong to the old backend
-        parts = [*self.layers, self.loss, self.accuracy, getattr(self, "input_layer", None), self.softmax_classifier_output]
-        for part in parts:
+        for part in (*self.layers, self.loss, self.accuracy):
             if part is not None:
                 part.to(target)
+        if self.assembly is not None:
+            self.finalize()  # the input layer and the fused softmax + loss, anew on the target
         return self
 
     def save_parameters(self, path: str | Path) -> None:
@@ -230,15 +240,4 @@ class Model:
     @classmethod
     def load(cls, path: str | Path) -> "Model":
         """Loads a model saved on any backend onto the current backend, as an instance of this class."""
-        parts = serialization.load_model(path)
-        model = cls()
-        for layer in parts.layers:
-            model.add(layer)
-        model.set(loss=parts.loss, optimizer=parts.optimizer, accuracy=parts.accuracy)
-        model.class_labels = parts.class_labels
-        if model.loss is not None:
-            try:
-                model.finalize()
-            except ValueError as error:
-                raise serialization.ModelFileError(f"{path} describes a model that cannot be used ({error})") from error
-        return model
+        return serialization.load_model(path).assembled(cls())

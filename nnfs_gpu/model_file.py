@@ -131,9 +131,12 @@ class ModelFile:
 
     # -- arrays -----------------------------------------------------------------------------------
 
-    def read_arrays(self, shapes: dict[str, tuple[int, ...]], optional: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    def read_arrays(self, shapes: dict[str, tuple[int, ...] | None], optional: dict[str, tuple[int, ...] | None]
+                    ) -> dict[str, np.ndarray]:
         """The members named in ``shapes`` (which must be there) and in ``optional`` (where they are),
-        each a finite float array of its given shape; nothing is read until every header has passed."""
+        each a finite float array of its given shape (of any shape where it is None: the caller
+        checks it); nothing is read until every header has passed, and all of them together within
+        the file's budget."""
         members = {}
         for name, shape in {**shapes, **optional}.items():
             member = self._member(name)
@@ -143,7 +146,7 @@ class ModelFile:
                 continue
             if member.dtype.kind != "f" or member.dtype.itemsize > 8:
                 raise self.error(f"holds {member.dtype} values in the array {name!r}; parameters are float32 or float64")
-            if member.shape != tuple(shape):
+            if shape is not None and member.shape != tuple(shape):
                 raise self.error(f"has the array {name!r} of shape {member.shape}, where its description needs {tuple(shape)}")
             members[name] = member
         total = sum(member.nbytes for member in members.values())

@@ -7,7 +7,7 @@ only hyper-parameters and the step count, so ``state_dict`` is plain data.
 ``flat`` chooses how ``Model.train`` applies an optimizer, as PyTorch's ``foreach``/``fused`` do:
 ``None`` (the default) updates every parameter of the model at once, over flat buffers that the
 layers' arrays are views of (``nnfs_gpu.training.flat``), where that applies: a backend whose arrays are
-views (NumPy, CuPy) and Dense layers. ``True`` insists (and says why when it cannot apply), ``False``
+views (NumPy, CuPy). ``True`` insists (and says why when it cannot apply), ``False``
 keeps the book's loop of ``update_params`` per layer. The numbers are the same either way. A
 subclass that changes the per-layer rule in ``update_params`` must pass ``flat=False``.
 """
@@ -18,14 +18,15 @@ import functools
 from typing import Any, ClassVar
 
 from . import checks
-
-PARAMETER_PREFIXES = ("weight", "bias")
+from .layers import Parameter, parameters_of
 
 
 @functools.cache
-def _state_names(state_kinds: tuple[str, ...]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-    """``(prefix, ((kind, layer attribute), ...))`` for each parameter: built once, not per update."""
-    return tuple((prefix, tuple((kind, f"{prefix}_{kind}") for kind in state_kinds)) for prefix in PARAMETER_PREFIXES)
+def _names(parameters: tuple[Parameter, ...], state_kinds: tuple[str, ...]) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """``(parameter, gradient, ((kind, state attribute), ...))`` for each declared parameter: built
+    once per kind of layer and optimizer, not per update."""
+    return tuple((parameter.name, parameter.gradient, tuple((kind, parameter.state(kind)) for kind in state_kinds))
+                 for parameter in parameters)
 
 
 class Optimizer:
@@ -35,7 +36,7 @@ class Optimizer:
     counts update steps (batches), as in the book.
     """
 
-    #: the kinds of per-parameter state: layer attributes ``weight_<kind>`` and ``bias_<kind>``
+    #: the kinds of per-parameter state: layer attributes ``<prefix>_<kind>`` (``weight_cache``, ...)
     state_kinds: ClassVar[tuple[str, ...]] = ()
     #: constructor arguments, saved and restored with the optimizer
     hyperparameters: ClassVar[tuple[str, ...]] = ("learning_rate", "decay")
@@ -65,23 +66,22 @@ class Optimizer:
         if self.decay:
             self.current_learning_rate = self.learning_rate * (1.0 / (1.0 + self.decay * self.iterations))
 
-    @property
-    def state_attributes(self) -> tuple[str, ...]:
-        """The layer attributes this optimizer keeps its state in, as the book names them."""
-        return tuple(name for _, names in _state_names(self.state_kinds) for _, name in names)
+    def state_names(self, layer: Any) -> tuple[str, ...]:
+        """The attributes of ``layer`` this optimizer keeps its state in, as the book names them."""
+        return tuple(name for _, _, names in _names(parameters_of(layer), self.state_kinds) for _, name in names)
 
     def update_params(self, layer: Any) -> None:
-        """The book's per-layer update (state created on the layer the first time it is seen)."""
-        for prefix, names in _state_names(self.state_kinds):
-            param, grad = (layer.weights, layer.dweights) if prefix == "weight" else (layer.biases, layer.dbiases)
+        """The book's per-layer update of each declared parameter (state created on the layer the first time it is seen)."""
+        for name, gradient, names in _names(parameters_of(layer), self.state_kinds):
+            param, grad = getattr(layer, name), getattr(layer, gradient)
             state = {}
-            for kind, name in names:
-                array = getattr(layer, name, None)
+            for kind, attribute in names:
+                array = getattr(layer, attribute, None)
                 if array is None:
                     xp = layer.backend.xp
                     dtype = param.dtype if self.state_updated_in_place else xp.result_type(param, grad)
                     array = xp.zeros_like(param, dtype=dtype)
-                    setattr(layer, name, array)
+                    setattr(layer, attribute, array)
                 state[kind] = array
             self._step(layer.backend, param, grad, state)
 

@@ -13,14 +13,35 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 
-def progress_line(label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> str:
-    """The book's ``step: ...`` / ``training, ...`` line."""
+@dataclass(frozen=True)
+class ProgressNumbers:
+    """The numbers of a training step (``step``), or of the epoch so far (``step`` None), on the host."""
+
+    step: int | None
+    accuracy: float
+    data_loss: float
+    regularization: float
+    learning_rate: float
+
+    @property
+    def loss(self) -> float:
+        return self.data_loss + self.regularization
+
+    @property
+    def book_label(self) -> str:
+        """How the book's lines begin: ``step: N`` or ``training``."""
+        return "training" if self.step is None else f"step: {self.step}"
+
+
+def progress_line(label: str, numbers: ProgressNumbers) -> str:
+    """The book's ``step: ...`` / ``training, ...`` line, beginning with ``label``."""
     return (
-        f"{label}, acc: {accuracy:.3f}, loss: {data_loss + regularization:.3f} "
-        f"(data_loss: {data_loss:.3f}, reg_loss: {regularization:.3f}), lr: {learning_rate}"
+        f"{label}, acc: {numbers.accuracy:.3f}, loss: {numbers.loss:.3f} "
+        f"(data_loss: {numbers.data_loss:.3f}, reg_loss: {numbers.regularization:.3f}), lr: {numbers.learning_rate}"
     )
 
 
@@ -70,8 +91,8 @@ class Reporter:
     def advance(self) -> None:
         """A training step is done."""
 
-    def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
-        """Numbers of a step (``label`` ``step: N``) or of the epoch so far (``training``)."""
+    def progress(self, numbers: ProgressNumbers) -> None:
+        """Numbers of a step, or of the epoch so far."""
 
     def validation(self, accuracy: float, loss: float) -> None:
         """Numbers of a pass over the validation data."""
@@ -97,8 +118,8 @@ class BookLines(Reporter):
     def epoch(self, epoch: int, epochs: int) -> None:
         print(f"epoch: {epoch}")
 
-    def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
-        print(progress_line(label, accuracy, data_loss, regularization, learning_rate))
+    def progress(self, numbers: ProgressNumbers) -> None:
+        print(progress_line(numbers.book_label, numbers))
 
     def validation(self, accuracy: float, loss: float) -> None:
         print(validation_line(accuracy, loss))
@@ -119,14 +140,14 @@ class EpochLines(Reporter):
     def epoch(self, epoch: int, epochs: int) -> None:
         self.current, self.numbers = (epoch, epochs), []
 
-    def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
-        loss = f"loss {data_loss + regularization:.4f}" + (
-            f" (data {data_loss:.4f} + regularization {regularization:.3g})" if regularization else "")
-        numbers = f"{loss}, {self.accuracy_name} {accuracy:.3f}"
-        if label == "training":
-            self.numbers[:0] = [numbers, f"lr {learning_rate:.4g}"]
+    def progress(self, numbers: ProgressNumbers) -> None:
+        loss = f"loss {numbers.loss:.4f}" + (
+            f" (data {numbers.data_loss:.4f} + regularization {numbers.regularization:.3g})" if numbers.regularization else "")
+        shown = f"{loss}, {self.accuracy_name} {numbers.accuracy:.3f}"
+        if numbers.step is None:
+            self.numbers[:0] = [shown, f"lr {numbers.learning_rate:.4g}"]
         else:
-            print(f"  {label.replace(':', '')}: {numbers}", flush=True)
+            print(f"  step {numbers.step}: {shown}", flush=True)
 
     def validation(self, accuracy: float, loss: float) -> None:
         numbers = f"val_loss {loss:.4f}, val_{self.accuracy_name} {accuracy:.3f}"
@@ -181,8 +202,8 @@ class ProgressBar(Reporter):
     def advance(self) -> None:
         self.bar.update()
 
-    def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
-        self.numbers = f"loss={data_loss + regularization:.3f}, {self.accuracy_name}={accuracy:.3f}"
+    def progress(self, numbers: ProgressNumbers) -> None:
+        self.numbers = f"loss={numbers.loss:.3f}, {self.accuracy_name}={numbers.accuracy:.3f}"
         self._show()
 
     def validation(self, accuracy: float, loss: float) -> None:

@@ -3,11 +3,15 @@
 File format (version 1): one NumPy ``.npz`` archive (a zip of ``.npy`` arrays), whatever the file
 is named. The member ``__nnfs_gpu__`` is a uint8 array holding UTF-8 JSON:
 ``{"format": "nnfs_gpu", "version": 1, "kind": "model" | "parameters", "dtype": ..., "layers": [...],
-"loss": {...}, "optimizer": {...}, "accuracy": {...}}``; layer ``i``'s arrays are the members
-``layers.{i}.weights``, ``layers.{i}.biases`` and, for a whole model, the optimizer state the book
-keeps on the layer (``layers.{i}.weight_momentums``, ``layers.{i}.weight_cache``, ...).
-Files are read without pickle and objects are made only from the known classes below, so loading
-a file never runs code from it; ``nnfs_gpu.model_file`` reads a file without trusting it (bounded
+"loss": {...}, "optimizer": {...}, "accuracy": {...}}``. A layer is described as ``{"type": NAME,
+**layer.config()}``; layer ``i``'s arrays are the members ``layers.{i}.NAME`` for each parameter it
+declares (``layers.{i}.weights``, ``layers.{i}.biases`` for Dense) and, for a whole model, the
+optimizer state the book keeps on the layer (``layers.{i}.weight_momentums``, ...).
+
+Layer types are named by a registry: ``register_layer(cls)`` lets files name ``cls`` (by its class
+name unless told otherwise), and the built-in layers and activations are registered here. Files are
+read without pickle and objects are made only from registered classes and the known losses,
+optimizers and accuracies below, so loading a file never runs code from it; ``nnfs_gpu.model_file`` reads a file without trusting it (bounded
 by the file's size, every header checked before anything is allocated). Writes go through
 ``nnfs_gpu.files``: a temporary file replaces the target only when complete, so a failed save
 leaves the previous file intact, and a model whose parameters are NaN or infinite (a diverged run)
@@ -26,26 +30,40 @@ import numpy as np
 
 from . import accuracy as accuracy_module
 from . import activations, checks, layers, losses, optimizers
+from .layers import parameters_of
 from .files import write_atomically
 from .model_file import FORMAT, FORMAT_VERSION, META, ModelFile, ModelFileError
 
-__all__ = ["ModelFileError", "ModelParts", "load_model", "load_parameters", "save_model", "save_parameters"]
+__all__ = ["ModelFileError", "ModelParts", "load_model", "load_parameters", "register_layer", "save_model", "save_parameters"]
 
-LAYER_TYPES = {
-    "Dense": layers.Dense,
-    "Dropout": layers.Dropout,
-    "ReLU": activations.ReLU,
-    "Softmax": activations.Softmax,
-    "Sigmoid": activations.Sigmoid,
-    "Linear": activations.Linear,
-}
+#: the layer classes a file may name, by the names files use (``register_layer`` adds to it)
+LAYER_TYPES: dict[str, type] = {}
+
+
+def register_layer(cls: type, name: str | None = None) -> type:
+    """Lets model files name the layer class ``cls`` (as ``name``, by default its class name), so that
+    models holding it save and load; returns ``cls``, so it can decorate the class. Loading builds
+    only registered classes: ``cls(**config)`` with the saved ``config()`` (for a layer without
+    parameters) or ``cls.from_parameters(*arrays, **config)``."""
+    if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
+        raise TypeError(f"register_layer takes a subclass of nnfs_gpu.Layer, got {checks.shown(cls)}")
+    name = cls.__name__ if name is None else checks.instance(name, str, "name", "a name such as 'ScaleShift'", owner="register_layer")
+    known = LAYER_TYPES.get(name)
+    if known is not None and known is not cls:
+        raise ValueError(f"register_layer: the name {name!r} is taken by {known.__module__}.{known.__qualname__}; "
+                         "register the class under another name")
+    LAYER_TYPES[name] = cls
+    return cls
+
+
+for _builtin in (layers.Dense, layers.Dropout, activations.ReLU, activations.Softmax, activations.Sigmoid, activations.Linear):
+    register_layer(_builtin)
 LOSS_TYPES = {
     cls.__name__: cls
     for cls in (losses.CategoricalCrossentropy, losses.BinaryCrossentropy, losses.MeanSquaredError, losses.MeanAbsoluteError)
 }
 OPTIMIZER_TYPES = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adagrad, optimizers.RMSprop, optimizers.Adam)}
 ACCURACY_TYPES = {"Categorical": accuracy_module.Categorical, "Regression": accuracy_module.Regression}
-SHAPE_ARGUMENTS = ("n_inputs", "n_neurons")
 
 
 # -- specs: objects as plain data and back ------------------------------------------------------------
@@ -65,12 +83,7 @@ def _known_type(obj: Any, table: dict[str, type], what: str) -> str:
 
 
 def _layer_spec(layer: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {"type": _known_type(layer, LAYER_TYPES, "layer")}
-    if isinstance(layer, layers.Dense):
-        spec.update({name: getattr(layer, name) for name in (*SHAPE_ARGUMENTS, *layers.REGULARIZERS)})
-    elif isinstance(layer, layers.Dropout):
-        spec.update(rate=layer.drop_rate, host_rng=layer.host_rng)
-    return spec
+    return {"type": _known_type(layer, LAYER_TYPES, "layer"), **layer.config()}
 
 
 def _accuracy_spec(accuracy: Any) -> dict[str, Any] | None:
@@ -126,26 +139,35 @@ def _optimizer(cls: type, spec: dict[str, Any]) -> Any:
     return built
 
 
-def _dense_shapes(file: ModelFile) -> dict[int, tuple[int, int]]:
-    """Layer index -> (n_inputs, n_neurons) of every Dense layer the description lists, checked."""
-    shapes = {}
+def _layer_class(index: int, spec: Any, file: ModelFile) -> tuple[type, dict[str, Any]]:
+    """The registered class of layer ``index`` and its config."""
+    return _arguments(spec, LAYER_TYPES, "layer", file)
+
+
+def _trainable_layers(file: ModelFile) -> list[tuple[int, type, dict[str, Any], tuple[Any, ...] | None]]:
+    """``(index, class, config, parameter shapes)`` of each layer the description lists whose class
+    declares parameters; the shapes are the class's for that config (``Layer.parameter_shapes``,
+    checked), or None where only the file's array headers say them."""
+    found = []
     for index, spec in enumerate(file.description["layers"]):
-        if spec.get("type") == "Dense":
-            shapes[index] = _built(lambda: _sizes(spec, f"layer {index} (Dense)"), spec, "layer", file)
-    return shapes
+        cls, config = _layer_class(index, spec, file)
+        if cls.parameters:
+            shapes = _built(lambda: cls.parameter_shapes(**config), spec, "layer", file)
+            found.append((index, cls, config, shapes))
+    return found
 
 
-def _sizes(spec: dict[str, Any], owner: str) -> tuple[int, int]:
-    n_inputs, n_neurons = (checks.whole_number(spec.get(name), name, minimum=1, owner=owner) for name in SHAPE_ARGUMENTS)
-    return n_inputs, n_neurons
-
-
-def _parameter_shapes(dense: dict[int, tuple[int, int]]) -> dict[str, tuple[int, ...]]:
-    return {
-        key: shape
-        for index, (n_inputs, n_neurons) in dense.items()
-        for key, shape in ((f"layers.{index}.weights", (n_inputs, n_neurons)), (f"layers.{index}.biases", (1, n_neurons)))
-    }
+def _parameter_members(trainable: list[tuple[int, type, dict[str, Any], Any]], state_kinds: tuple[str, ...] = ()
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The member names of the trainable layers' arrays (required) and of their optimizer state of
+    ``state_kinds`` (where saved), each with the shape it must have (None: as its header says)."""
+    required, optional = {}, {}
+    for index, cls, _, shapes in trainable:
+        for number, parameter in enumerate(cls.parameters):
+            shape = shapes[number] if shapes is not None else None
+            required[f"layers.{index}.{parameter.name}"] = shape
+            optional.update((f"layers.{index}.{parameter.state(kind)}", shape) for kind in state_kinds)
+    return required, optional
 
 
 # -- public operations --------------------------------------------------------------------------------
@@ -165,10 +187,9 @@ def _host_array(model: Any, index: int, name: str, path: Any) -> np.ndarray:
 
 def _parameter_arrays(model: Any, path: Any) -> dict[str, np.ndarray]:
     return {
-        f"layers.{index}.{name}": _host_array(model, index, name, path)
+        f"layers.{index}.{parameter.name}": _host_array(model, index, parameter.name, path)
         for index, layer in enumerate(model.layers)
-        if hasattr(layer, "weights")
-        for name in ("weights", "biases")
+        for parameter in parameters_of(layer)
     }
 
 
@@ -194,14 +215,19 @@ def save_parameters(model: Any, path: str | Path) -> None:
 
 
 def load_parameters(model: Any, path: str | Path) -> None:
-    """Loads weights and biases saved by ``save_parameters`` (or ``save``) into a model of the same shape."""
+    """Loads the parameters saved by ``save_parameters`` (or ``save``) into a model of the same layers."""
     with ModelFile(path, ("parameters", "model")) as file:
-        dense = _dense_shapes(file)
-        model_shapes = [(layer.n_inputs, layer.n_neurons) for layer in model.layers if isinstance(layer, layers.Dense)]
-        if list(dense.values()) != model_shapes:
-            raise file.error(f"holds Dense layers {list(dense.values())}, which do not fit this model's {model_shapes}")
-        arrays = file.read_arrays(_parameter_shapes(dense), {})
-    model.set_parameters([(arrays[f"layers.{i}.weights"], arrays[f"layers.{i}.biases"]) for i in dense])
+        trainable = _trainable_layers(file)
+        layers_ = model.trainable_layers
+        theirs = [shapes for _, _, _, shapes in trainable]
+        ours = [tuple(tuple(array.shape) for array in layer.get_parameters()) for layer in layers_]
+        if len(theirs) != len(ours) or any(shapes not in (None, mine) for shapes, mine in zip(theirs, ours)):
+            raise file.error(f"holds trainable layers with parameters of shapes {theirs}, which do not fit this model's {ours}")
+        required = {name: shape for (index, cls, _, _), mine in zip(trainable, ours)
+                    for name, shape in zip((f"layers.{index}.{parameter.name}" for parameter in cls.parameters), mine)}
+        arrays = file.read_arrays(required, {})
+    model.set_parameters([tuple(arrays[f"layers.{index}.{parameter.name}"] for parameter in cls.parameters)
+                          for index, cls, _, _ in trainable])
 
 
 def save_model(model: Any, path: str | Path) -> None:
@@ -215,7 +241,7 @@ def save_model(model: Any, path: str | Path) -> None:
         _known_type(model.optimizer, OPTIMIZER_TYPES, "optimizer")
         meta["optimizer"] = model.optimizer.state_dict()
         for index, layer in enumerate(model.layers):
-            for name in model.optimizer.state_attributes:
+            for name in model.optimizer.state_names(layer):
                 if hasattr(layer, name):
                     arrays[f"layers.{index}.{name}"] = _host_array(model, index, name, path)
     if getattr(model, "class_labels", None) is not None:
@@ -227,11 +253,24 @@ def save_model(model: Any, path: str | Path) -> None:
 class ModelParts:
     """What a model file holds, rebuilt on the current backend; ``Model.load`` assembles a Model."""
 
+    path: str
     layers: list[Any] = field(default_factory=list)
     loss: Any = None
     optimizer: Any = None
     accuracy: Any = None
     class_labels: list[Any] | None = None
+
+    def assembled(self, model: Any) -> Any:
+        """``model`` (a new, empty Model) made of these parts, finalized when it has a loss."""
+        model.layers = list(self.layers)  # each built here once: what add checks holds, in linear time
+        model.set(loss=self.loss, optimizer=self.optimizer, accuracy=self.accuracy)
+        model.class_labels = self.class_labels
+        if model.loss is not None:
+            try:
+                model.finalize()
+            except ValueError as error:
+                raise ModelFileError(f"{self.path} describes a model that cannot be used ({error})") from error
+        return model
 
 
 def _class_labels(file: ModelFile) -> list[Any] | None:
@@ -247,17 +286,26 @@ def _class_labels(file: ModelFile) -> list[Any] | None:
 
 
 def state_dict(model: Any) -> dict[str, Any]:
-    """The model's trainable state as host NumPy arrays: each trainable layer's weights, biases and
+    """The model's trainable state as host NumPy arrays: each trainable layer's parameters and
     optimizer state, and the optimizer's settings and step count."""
-    names = model.optimizer.state_attributes if model.optimizer is not None else ()
     return {
         "layers": [
             {name: layer.backend.to_numpy(getattr(layer, name)).copy()
-             for name in ("weights", "biases", *names) if hasattr(layer, name)}
+             for name in _state_shapes(model, layer) if hasattr(layer, name)}
             for layer in model.trainable_layers
         ],
         "optimizer": model.optimizer.state_dict() if model.optimizer is not None else None,
     }
+
+
+def _state_shapes(model: Any, layer: Any) -> dict[str, tuple[int, ...]]:
+    """The arrays of ``layer`` a state dict may hold, with their shapes: its parameters, then the
+    optimizer's state of each."""
+    declared = parameters_of(layer)
+    shapes = {parameter.name: tuple(getattr(layer, parameter.name).shape) for parameter in declared}
+    kinds = model.optimizer.state_kinds if model.optimizer is not None else ()
+    shapes.update((parameter.state(kind), shapes[parameter.name]) for parameter in declared for kind in kinds)
+    return shapes
 
 
 def load_state_dict(model: Any, state: dict[str, Any]) -> None:
@@ -268,8 +316,7 @@ def load_state_dict(model: Any, state: dict[str, Any]) -> None:
     layers_ = model.trainable_layers
     if len(state["layers"]) != len(layers_):
         raise ValueError(f"load_state_dict: the state holds {len(state['layers'])} layers, the model has {len(layers_)} trainable layers")
-    known = ("weights", "biases", *(model.optimizer.state_attributes if model.optimizer is not None else ()))
-    staged = [_staged_layer(layer, arrays, known) for layer, arrays in zip(layers_, state["layers"])]
+    staged = [_staged_layer(layer, arrays, _state_shapes(model, layer)) for layer, arrays in zip(layers_, state["layers"])]
     if state.get("optimizer") is not None and model.optimizer is not None:
         model.optimizer.load_state_dict(state["optimizer"])
     for layer, arrays in staged:
@@ -277,16 +324,17 @@ def load_state_dict(model: Any, state: dict[str, Any]) -> None:
             setattr(layer, name, array)
 
 
-def _staged_layer(layer: Any, arrays: Any, known: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+def _staged_layer(layer: Any, arrays: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[Any, dict[str, Any]]:
     """A layer's arrays of a state dict, checked against the layer and copied onto its backend."""
-    if not isinstance(arrays, dict) or not {"weights", "biases"} <= set(arrays) or not set(arrays) <= set(known):
-        raise ValueError(f"load_state_dict: {layer!r} needs weights and biases (and optimizer state among "
-                         f"{', '.join(known[2:]) or 'none'}), got {checks.shown(arrays)}")
+    needed = [parameter.name for parameter in parameters_of(layer)]
+    if not isinstance(arrays, dict) or not set(needed) <= set(arrays) or not set(arrays) <= set(shapes):
+        optional = [name for name in shapes if name not in needed]
+        raise ValueError(f"load_state_dict: {layer!r} needs {' and '.join(needed)} (and optimizer state among "
+                         f"{', '.join(optional) or 'none'}), got {checks.shown(arrays)}")
     staged = {}
     for name, array in arrays.items():
-        reference = layer.weights if name.startswith("weight") else layer.biases
-        if tuple(np.shape(array)) != tuple(reference.shape):
-            raise ValueError(f"load_state_dict: {name} of {layer!r} has shape {np.shape(array)}, expected {tuple(reference.shape)}")
+        if tuple(np.shape(array)) != shapes[name]:
+            raise ValueError(f"load_state_dict: {name} of {layer!r} has shape {np.shape(array)}, expected {shapes[name]}")
         staged[name] = layer.backend.copy(layer.backend.asfloat(array))
     return layer, staged
 
@@ -295,40 +343,35 @@ def load_model(path: str | Path) -> ModelParts:
     """The parts of a saved model on the current backend, ready to predict or to resume training.
 
     The description is checked first, then the array headers, then the arrays are read; no layer
-    draws initial weights (``Dense.from_parameters``)."""
+    draws initial weights (``Layer.from_parameters``)."""
     with ModelFile(path, ("model",)) as file:
         meta = file.description
         parts = ModelParts(
+            path=str(path),
             loss=_build_part(meta.get("loss"), LOSS_TYPES, "loss", file),
             optimizer=_build_part(meta.get("optimizer"), OPTIMIZER_TYPES, "optimizer", file),
             accuracy=_build_part(meta.get("accuracy"), ACCURACY_TYPES, "accuracy", file),
             class_labels=_class_labels(file),
         )
-        unknown = next((spec for spec in meta["layers"] if spec.get("type") not in LAYER_TYPES), None)
-        if unknown is not None:
-            _arguments(unknown, LAYER_TYPES, "layer", file)
-        dense = _dense_shapes(file)
-        state = parts.optimizer.state_attributes if parts.optimizer is not None else ()
-        optional = {
-            f"layers.{index}.{name}": (n_inputs, n_neurons) if name.startswith("weight") else (1, n_neurons)
-            for index, (n_inputs, n_neurons) in dense.items()
-            for name in state
-        }
-        arrays = file.read_arrays(_parameter_shapes(dense), optional)
+        kinds = tuple(parts.optimizer.state_kinds) if parts.optimizer is not None else ()
+        arrays = file.read_arrays(*_parameter_members(_trainable_layers(file), kinds))
         for index, spec in enumerate(meta["layers"]):
-            cls, arguments = _arguments(spec, LAYER_TYPES, "layer", file)
-            if cls is layers.Dense:
-                parts.layers.append(_built(lambda: _dense(index, arguments, arrays, state), spec, "layer", file))
-            else:
-                parts.layers.append(_built(lambda: cls(**arguments), spec, "layer", file))
+            cls, config = _layer_class(index, spec, file)
+            parts.layers.append(_built(lambda: _layer(cls, index, config, arrays, kinds), spec, "layer", file))
     return parts
 
 
-def _dense(index: int, arguments: dict[str, Any], arrays: dict[str, np.ndarray], state: tuple[str, ...]) -> layers.Dense:
-    """Layer ``index``, a Dense layer, from its checked arrays (its optimizer state too, where saved)."""
-    regularizers = {key: value for key, value in arguments.items() if key not in SHAPE_ARGUMENTS}
-    layer = layers.Dense.from_parameters(arrays[f"layers.{index}.weights"], arrays[f"layers.{index}.biases"], **regularizers)
-    for name in state:
-        if f"layers.{index}.{name}" in arrays:
-            setattr(layer, name, layer.backend.asfloat(arrays[f"layers.{index}.{name}"]))
+def _layer(cls: type, index: int, config: dict[str, Any], arrays: dict[str, np.ndarray], kinds: tuple[str, ...]) -> Any:
+    """Layer ``index`` from its config and checked arrays (its optimizer state too, where saved)."""
+    if not cls.parameters:
+        return cls(**config)
+    layer = cls.from_parameters(*(arrays[f"layers.{index}.{parameter.name}"] for parameter in cls.parameters), **config)
+    for parameter in cls.parameters:
+        shape = tuple(getattr(layer, parameter.name).shape)
+        for kind in kinds:
+            saved = arrays.get(f"layers.{index}.{parameter.state(kind)}")
+            if saved is not None:
+                if saved.shape != shape:
+                    raise ValueError(f"the saved {parameter.state(kind)} has shape {saved.shape}, the {parameter.name} {shape}")
+                setattr(layer, parameter.state(kind), layer.backend.asfloat(saved))
     return layer

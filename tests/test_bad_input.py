@@ -183,9 +183,9 @@ def test_evaluate_and_predict_check_their_arguments(backend, small_spiral):
 
 def test_set_parameters_says_what_it_needs(backend):
     model = classifier()
-    with pytest.raises(ValueError, match=r"needs a list of 2 \(weights, biases\) pairs, one per trainable layer, got 1 items"):
+    with pytest.raises(ValueError, match=r"needs a list of 2 tuples of arrays, one per trainable layer, got 1 items"):
         model.set_parameters([(np.ones((2, 8)), np.ones((1, 8)))])
-    with pytest.raises(ValueError, match=r"item 1 must be a \(weights, biases\) pair for Dense\(8, 3\), got"):
+    with pytest.raises(ValueError, match=r"item 1 must be a tuple \(weights, biases\) for Dense\(8, 3\), got"):
         model.set_parameters([(np.ones((2, 8)), np.ones((1, 8))), np.ones((8, 3))])
 
 

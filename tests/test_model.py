@@ -192,7 +192,7 @@ def test_fast_softmax_path_equals_the_general_backward(backend64, spiral):
     output = model.forward(X, training=True)
     model.backward(output, y)
     fast = [host(layer.dweights).copy() for layer in model.trainable_layers]  # backward reuses the buffers
-    model.softmax_classifier_output = None
+    model.assembly.softmax_classifier_output = None
     model.backward(output, y)
     slow = [host(layer.dweights) for layer in model.trainable_layers]
     for a, b in zip(fast, slow):
@@ -454,7 +454,7 @@ def test_the_flat_update_is_an_option_with_the_same_numbers(spiral, make):
             model = spiral_classifier(dropout=0.1, optimizer=make(flat))
             history = model.train(X, y, epochs=4, batch_size=64, shuffle=True, verbose=False)
             runs.append((history, [host(array).copy() for pair in model.get_parameters() for array in pair]))
-            assert (model._updates.flat is not None) == (flat is None)
+            assert (model._updates.buffers is not None) == (flat is None)
     assert runs[0][0] == runs[1][0]
     for flat_array, layerwise_array in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(flat_array, layerwise_array)
@@ -489,7 +489,7 @@ def test_a_layer_that_assigns_new_gradients_trains_the_same_under_the_flat_updat
             model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.02), accuracy=Categorical())
             model.finalize()
             model.train(X, y, epochs=5, batch_size=100, verbose=False)
-            assert model._updates.flat is not None
+            assert model._updates.buffers is not None
             runs.append([host(array).copy() for pair in model.get_parameters() for array in pair])
     for expected, actual in zip(*runs):
         np.testing.assert_array_equal(expected, actual)
@@ -538,7 +538,7 @@ def test_fused_forward_stages_give_the_unfused_numbers(backend, spiral):
     X, _, _, _ = spiral
     model = spiral_classifier(dropout=0.1)
     fused = host(model.forward(X, training=False)).copy()
-    assert [activation is not None for _, activation in model._forward_stages] == [True, False, True]
+    assert [activation is not None for _, activation in model.assembly.forward_stages] == [True, False, True]
     layers_output = backend.asfloat(X)
     for layer in model.layers:
         layer.forward(layers_output, training=False)

@@ -157,7 +157,7 @@ def test_the_bar_reads_numbers_every_print_every_steps_at_most_so_often(spiral, 
     but not again within BAR_READ_SECONDS of the last read; each epoch's numbers always."""
     reports, bars = [], []
     monkeypatch.setattr(progress, "BAR_READ_SECONDS", seconds_between_reads)
-    monkeypatch.setattr(progress.ProgressBar, "progress", lambda self, label, *numbers: reports.append(label))
+    monkeypatch.setattr(progress.ProgressBar, "progress", lambda self, numbers: reports.append(numbers.book_label))
     monkeypatch.setattr(progress.ProgressBar, "close", lambda self: bars.append((self.bar.n, self.bar.total)))
     X, y = spiral  # 150 samples in batches of 15: 10 steps per epoch
     with nnfs_gpu.use_backend("numpy"):
@@ -169,7 +169,7 @@ def test_the_bar_reads_numbers_every_print_every_steps_at_most_so_often(spiral, 
 def test_the_bar_shows_the_latest_reported_numbers(capsys):
     bar = progress.ProgressBar(total_steps=2)
     bar.epoch(1, 1)
-    bar.progress("training", 0.5, 1.25, 0.0, 0.01)
+    bar.progress(progress.ProgressNumbers(None, 0.5, 1.25, 0.0, 0.01))
     bar.validation(0.75, 0.5)
     bar.advance()
     bar.advance()
@@ -181,7 +181,7 @@ def test_the_bar_shows_the_latest_reported_numbers(capsys):
 def test_book_lines_keep_the_books_format(capsys):
     lines = progress.BookLines()
     lines.epoch(3, 10)
-    lines.progress("step: 0", 0.5, 1.0, 0.25, 0.05)
+    lines.progress(progress.ProgressNumbers(0, 0.5, 1.0, 0.25, 0.05))
     lines.validation(0.75, 0.5)
     assert capsys.readouterr().out.splitlines() == [
         "epoch: 3",

@@ -113,7 +113,8 @@ def test_parameters_round_trip(backend, tmp_path, saved, data):
     other = Model()
     other.add(Dense(2, 8))
     other.add(Dense(8, 3))
-    with pytest.raises(ModelFileError, match=r"Dense layers \[\(2, 16\), \(16, 3\)\], which do not fit this model's \[\(2, 8\), \(8, 3\)\]"):
+    with pytest.raises(ModelFileError, match=r"holds trainable layers with parameters of shapes \[\(\(2, 16\), \(1, 16\)\), \(\(16, 3\), \(1, 3\)\)\], "
+                       r"which do not fit this model's \[\(\(2, 8\), \(1, 8\)\), \(\(8, 3\), \(1, 3\)\)\]"):
         other.load_parameters(tmp_path / "spiral.params")
 
 

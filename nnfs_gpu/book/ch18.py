@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..progress import Reporter, progress_line, validation_line
+from ..progress import ProgressNumbers, Reporter, progress_line, validation_line
 from . import Model as FinalModel
 from . import *  # noqa: F401,F403  (the final chapters' names, and np)
 from . import __all__  # noqa: F401  (the same names, so ``import *`` gives them all)
@@ -38,8 +38,8 @@ class EpochLines(Reporter):
     def epoch(self, epoch: int, epochs: int) -> None:
         self.current_epoch = epoch
 
-    def progress(self, label: str, accuracy: float, data_loss: float, regularization: float, learning_rate: float) -> None:
-        print(progress_line(f"epoch: {self.current_epoch}", accuracy, data_loss, regularization, learning_rate))
+    def progress(self, numbers: ProgressNumbers) -> None:
+        print(progress_line(f"epoch: {self.current_epoch}", numbers))
 
     def validation(self, accuracy: float, loss: float) -> None:
         print(validation_line(accuracy, loss))

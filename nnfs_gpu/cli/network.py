@@ -19,7 +19,6 @@ from nnfs_gpu import (
     Adam,
     BinaryCrossentropy,
     CategoricalCrossentropy,
-    Dense,
     Dropout,
     MeanAbsoluteError,
     MeanSquaredError,
@@ -104,10 +103,10 @@ def resumed_model(args: argparse.Namespace) -> tuple[Model, str, list[str]]:
 
 def _conflicts(model: Model, task: str, args: argparse.Namespace) -> list[str]:
     """What the options say against the saved network."""
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    hidden = tuple(layer.n_neurons for layer in dense[:-1])
+    hidden_layers = model.trainable_layers[:-1]
+    hidden = tuple(layer.output_width(None) for layer in hidden_layers)
     rates = [layer.drop_rate for layer in model.layers if isinstance(layer, Dropout)]
-    penalties = [value for layer in dense[:-1] for value in (layer.weight_regularizer_l2, layer.bias_regularizer_l2)]
+    penalties = [layer.config().get(name, 0.0) for layer in hidden_layers for name in ("weight_regularizer_l2", "bias_regularizer_l2")]
     optimizer = type(model.optimizer)
     conflicts = []
     if args.task is not None and args.task != task:
@@ -152,4 +151,5 @@ def _numbers(values: list[float]) -> str:
 
 
 def describe_layers(model: Model) -> str:
-    return ", ".join(repr(layer) if isinstance(layer, (Dense, Dropout)) else type(layer).__name__ for layer in model.layers)
+    """The layers, each with its settings where it has any (``Dense(2, 64)``, ``Dropout(0.1)``, ``ReLU``)."""
+    return ", ".join(repr(layer) if layer.config() else type(layer).__name__ for layer in model.layers)

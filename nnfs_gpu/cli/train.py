@@ -17,6 +17,7 @@ from nnfs_gpu import Model, datasets, plot
 from nnfs_gpu.backends import Backend, chosen_name
 from nnfs_gpu.callbacks import EarlyStopping, ModelCheckpoint
 from nnfs_gpu.networks import TASKS
+from nnfs_gpu.training.data import split_validation
 from nnfs_gpu.cli.data import DATA_SUFFIXES, FORMS, Data, UsageError, existing_file, read_data_file
 from nnfs_gpu.cli.labels import infer_task, targets_for_model, targets_for_new_model
 from nnfs_gpu.cli.network import OPTIMIZERS, PRESETS, build_model, describe_layers, resumed_model
@@ -157,8 +158,8 @@ def _network(args: argparse.Namespace, data: Data, source: str,
     """The model to train, its task, the targets for it, and lines to say about them."""
     if resumed is not None:
         model, task, notes = resumed
-        if data.X.shape[1] != model.n_inputs:
-            raise UsageError(f"{source}: the data has {data.X.shape[1]} inputs, {args.resume} takes {model.n_inputs}")
+        if data.X.shape[1] != model.assembly.n_inputs:
+            raise UsageError(f"{source}: the data has {data.X.shape[1]} inputs, {args.resume} takes {model.assembly.n_inputs}")
         return model, task, targets_for_model(data.y, model, task, source), notes
     task = args.task or infer_task(data)
     targets = targets_for_new_model(data.y, task, source)
@@ -263,12 +264,11 @@ def _split(data: Data, y: np.ndarray, model: Model, task: str, source: str, frac
     """Training and validation data: a random held-out share, else the dataset's test set (its labels
     mapped as the model's), else none."""
     if fraction:
-        held_out = round(len(y) * fraction)
-        if not 0 < held_out < len(y):
-            raise UsageError(f"--validation-split {fraction} of {len(y)} samples leaves no training or no validation samples")
-        order = np.random.permutation(len(y))
-        train, validation = order[held_out:], order[:held_out]
-        return (data.X[train], y[train]), (data.X[validation], y[validation])
+        try:
+            X, y, validation = split_validation(data.X, y, fraction, model.backend)
+        except ValueError:
+            raise UsageError(f"--validation-split {fraction} of {len(y)} samples leaves no training or no validation samples") from None
+        return (X, y), validation
     if data.validation is not None:
         X_test, y_test = data.validation
         return (data.X, y), (X_test, targets_for_model(y_test, model, task, source))

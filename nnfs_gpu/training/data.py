@@ -1,5 +1,5 @@
-"""A call's data: its arguments checked, its arrays checked on the host and moved to the backend
-once, and its batches as slices of the moved arrays."""
+"""A call's data: its arrays checked on the host and moved to the backend once, a validation
+share held out, and its batches as slices of the moved arrays."""
 
 from __future__ import annotations
 
@@ -7,36 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import checks
 from ..backends import is_host
-
-
-def check_arguments(
-    epochs: Any, batch_size: Any, print_every: Any, validation_data: Any, shuffle: Any, verbose: Any, progress: Any,
-    validation_split: Any = 0.0, callbacks: Any = (),
-) -> None:
-    """Checks ``Model.train``'s arguments before any work: each error names the argument, what it
-    got and what it needs."""
-    checks.whole_number(epochs, "epochs", minimum=0, owner="train")
-    check_batch_size(batch_size, "train")
-    if print_every is not None:
-        checks.whole_number(print_every, "print_every", minimum=1, owner="train")
-    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-        sequence = isinstance(validation_data, (tuple, list))
-        got = f"a {type(validation_data).__name__} of {len(validation_data)}" if sequence else checks.shown(validation_data)
-        raise TypeError(f"train: validation_data must be a pair (X_val, y_val), got {got}")
-    checks.real_number(validation_split, "validation_split", at_least=0, below=1, owner="train")
-    if validation_split and validation_data is not None:
-        raise ValueError("train: give validation_data or validation_split, not both")
-    checks.flag(shuffle, "shuffle", owner="train")
-    checks.flag(verbose, "verbose", owner="train")
-    if progress is not None:
-        checks.flag(progress, "progress", owner="train")
-    if not isinstance(callbacks, (list, tuple)):
-        raise TypeError(f"train: callbacks must be a list of callbacks, got {checks.shown(callbacks)}")
-    for callback in callbacks:
-        checks.object_with(callback, ("on_train_begin", "on_epoch_end", "on_train_end"), "callbacks",
-                           "a callback such as EarlyStopping() (a subclass of nnfs_gpu.callbacks.Callback)", owner="train")
+from .arguments import check_batch_size
 
 
 def split_validation(X: Any, y: Any, fraction: float, backend: Any) -> tuple[Any, Any, tuple[Any, Any]]:
@@ -58,12 +30,6 @@ def split_validation(X: Any, y: Any, fraction: float, backend: Any) -> tuple[Any
     return rows(X, training), rows(y, training), (rows(X, validation), rows(y, validation))
 
 
-def check_batch_size(batch_size: Any, owner: str) -> None:
-    """``batch_size`` is None (every sample in one batch) or a whole number >= 1."""
-    if batch_size is not None:
-        checks.whole_number(batch_size, "batch_size", minimum=1, owner=owner)
-
-
 def batch_slices(samples: int, batch_size: int | None) -> list[slice]:
     check_batch_size(batch_size, "")
     if batch_size is None:
@@ -80,9 +46,9 @@ def prepare_inputs(model: Any, X: Any) -> Any:
         if X.dtype.kind not in "iubf":
             raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
     shape = tuple(X.shape)
-    if len(shape) != 2 or shape[1] != model.n_inputs:
+    if len(shape) != 2 or shape[1] != model.assembly.n_inputs:
         raise ValueError(
-            f"the first layer {model.layers[0]!r} expects inputs of shape (samples, {model.n_inputs}), "
+            f"the first layer {model.layers[0]!r} expects inputs of shape (samples, {model.assembly.n_inputs}), "
             f"got {shape}" + ("; flatten them with X.reshape(len(X), -1)" if len(shape) > 2 else "")
         )
     if shape[0] == 0:
@@ -114,4 +80,4 @@ def _all_finite(xp: Any, X: Any) -> bool:
 def prepare(model: Any, X: Any, y: Any) -> tuple[Any, Any]:
     """Inputs and targets, checked once and moved to the backend."""
     X = prepare_inputs(model, X)
-    return X, model.loss.targets(y, (X.shape[0], model.n_outputs), model.backend.dtype)
+    return X, model.loss.targets(y, (X.shape[0], model.assembly.n_outputs), model.backend.dtype)

@@ -1,9 +1,9 @@
 """All trainable arrays of a model in one buffer each, so that a training step updates them at once.
 
-``FlatParameters`` copies every trainable layer's weights and biases into one parameter buffer, and
-makes the layers' ``weights`` and ``biases`` views into it; likewise one buffer for the gradients
-(``dweights``, ``dbiases``) and one per kind of optimizer state (``weight_cache``, ``bias_cache``,
-...). The book's per-layer attributes stay valid, but an optimizer step becomes one update over one
+``FlatParameters`` copies every parameter the trainable layers declare (``Layer.parameters``: a
+Dense layer's ``weights`` and ``biases``) into one parameter buffer, and makes the layers' attributes
+views into it; likewise one buffer for the gradients (``dweights``, ``dbiases``) and one per kind of
+optimizer state (``weight_cache``, ``bias_cache``, ...). The book's per-layer attributes stay valid, but an optimizer step becomes one update over one
 array: a handful of NumPy calls instead of a handful per parameter, one kernel launch on a GPU, and one
 buffer for a distributed all-reduce. The arithmetic per element is unchanged.
 """
@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from ..backends import Backend
+from ..layers import Parameter, parameters_of
 
 
 class FlatParameters:
@@ -23,7 +24,8 @@ class FlatParameters:
     ``Model.train`` keeps one across calls while ``serves`` says every layer still holds its views,
     and makes a new one (copying the current arrays) when anything was replaced in between. A layer
     whose ``backward`` assigns new gradient arrays (instead of writing into the views, as ``Dense``
-    does) still works: ``gather_gradients`` copies them in.
+    does) still works: ``gather_gradients`` copies them in. A layer must not assign new parameter
+    arrays itself while it trains (its optimizer updates them).
     """
 
     def __init__(self, layers: list[Any], backend: Backend, state_kinds: tuple[str, ...]) -> None:
@@ -32,17 +34,17 @@ class FlatParameters:
         self.state_kinds = tuple(state_kinds)
         self._assigned: list[tuple[Any, str, Any]] = []
         self._gradient_views: list[tuple[Any, str, Any]] = []
-        self._slots: list[tuple[Any, str, tuple[int, ...], slice]] = []
+        self._slots: list[tuple[Any, Parameter, tuple[int, ...], slice]] = []
         start = 0
         for layer in layers:
-            for prefix, attribute in (("weight", "weights"), ("bias", "biases")):
-                shape = tuple(getattr(layer, attribute).shape)
+            for parameter in parameters_of(layer):
+                shape = tuple(getattr(layer, parameter.name).shape)
                 size = math.prod(shape)
-                self._slots.append((layer, prefix, shape, slice(start, start + size)))
+                self._slots.append((layer, parameter, shape, slice(start, start + size)))
                 start += size
-        self.params = self._gather(lambda layer, prefix: getattr(layer, "weights" if prefix == "weight" else "biases"))
-        self.grads = self._gather(lambda layer, prefix: None)
-        self.states = {kind: self._gather(lambda layer, prefix, kind=kind: getattr(layer, f"{prefix}_{kind}", None))
+        self.params = self._gather(lambda layer, parameter: getattr(layer, parameter.name))
+        self.grads = self._gather(lambda layer, parameter: None)
+        self.states = {kind: self._gather(lambda layer, parameter, kind=kind: getattr(layer, parameter.state(kind), None))
                        for kind in state_kinds}
         self._point_layers_at_views()
 
@@ -50,8 +52,8 @@ class FlatParameters:
         """A flat buffer holding each slot's current array (zeros where there is none yet)."""
         total = self._slots[-1][3].stop if self._slots else 0
         flat = self.backend.zeros((total,))
-        for layer, prefix, shape, rows in self._slots:
-            value = current(layer, prefix)
+        for layer, parameter, shape, rows in self._slots:
+            value = current(layer, parameter)
             if value is not None:
                 flat[rows] = self.backend.xp.reshape(self.backend.asfloat(value), (-1,))
         return flat
@@ -60,10 +62,9 @@ class FlatParameters:
         return self.backend.xp.reshape(flat[rows], shape)
 
     def _point_layers_at_views(self) -> None:
-        for layer, prefix, shape, rows in self._slots:
-            names = ("weights", "dweights") if prefix == "weight" else ("biases", "dbiases")
-            buffers = [(names[0], self.params), (names[1], self.grads)]
-            buffers += [(f"{prefix}_{kind}", flat) for kind, flat in self.states.items()]
+        for layer, parameter, shape, rows in self._slots:
+            buffers = [(parameter.name, self.params), (parameter.gradient, self.grads)]
+            buffers += [(parameter.state(kind), flat) for kind, flat in self.states.items()]
             for attribute, flat in buffers:
                 view = self._view(flat, shape, rows)
                 setattr(layer, attribute, view)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .watch import NotFiniteError, is_finite
 
 HISTORY_KEYS = ("loss", "data_loss", "regularization_loss", "accuracy", "learning_rate")
+
+
+class PassTotals(NamedTuple):
+    """A pass's (or a step's) numbers as they stand: sums stay 0-d device arrays until read back,
+    counts are host numbers (floats once summed over the ranks of a data-parallel run)."""
+
+    #: the summed loss, and how many samples it sums
+    loss_sum: Any
+    samples: Any
+    #: how many answers were right, and how many values were compared
+    right: Any
+    compared: Any
 
 
 class History:
@@ -20,37 +32,37 @@ class History:
     """
 
     def __init__(self, validation: bool) -> None:
-        self.epochs: list[tuple[list[Any], Any, float]] = []
-        self.validations: list[list[Any]] | None = [] if validation else None
+        self.epochs: list[tuple[PassTotals, Any, float]] = []
+        self.validations: list[PassTotals] | None = [] if validation else None
 
     @property
     def keys(self) -> tuple[str, ...]:
         return HISTORY_KEYS + (("val_loss", "val_accuracy") if self.validations is not None else ())
 
-    def add_epoch(self, totals: list[Any], regularization: Any, learning_rate: float) -> None:
+    def add_epoch(self, totals: PassTotals, regularization: Any, learning_rate: float) -> None:
         self.epochs.append((totals, regularization, learning_rate))
 
-    def add_validation(self, totals: list[Any]) -> None:
+    def add_validation(self, totals: PassTotals) -> None:
         assert self.validations is not None
         self.validations.append(totals)
 
     def _wanted(self, epoch: int) -> list[Any]:
         """What epoch ``epoch`` (from 0) needs from the device."""
         totals, regularization, _ = self.epochs[epoch]
-        wanted = [totals[0], totals[2], regularization]
+        wanted = [totals.loss_sum, totals.right, regularization]
         if self.validations is not None:
-            wanted += [self.validations[epoch][0], self.validations[epoch][2]]
+            wanted += [self.validations[epoch].loss_sum, self.validations[epoch].right]
         return wanted
 
     def _values(self, epoch: int, numbers: list[Any]) -> dict[str, float]:
         totals, _, learning_rate = self.epochs[epoch]
         loss_sum, right, penalty = numbers[:3]
-        data_loss = loss_sum / totals[1]
+        data_loss = loss_sum / totals.samples
         values = {"loss": float(data_loss + penalty), "data_loss": float(data_loss), "regularization_loss": float(penalty),
-                  "accuracy": float(right / totals[3]), "learning_rate": learning_rate}
+                  "accuracy": float(right / totals.compared), "learning_rate": learning_rate}
         if self.validations is not None:
             validation = self.validations[epoch]
-            values.update(val_loss=float(numbers[3]) / validation[1], val_accuracy=float(numbers[4] / validation[3]))
+            values.update(val_loss=float(numbers[3]) / validation.samples, val_accuracy=float(numbers[4] / validation.compared))
         if not is_finite(values["loss"]):
             raise NotFiniteError(f"epoch {epoch + 1}")
         return values

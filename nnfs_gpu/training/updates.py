@@ -1,8 +1,9 @@
 """How a training step applies its optimizer: once over flat buffers, or layer by layer as the book does.
 
-``Optimizer.flat`` chooses (see ``nnfs_gpu.optimizers``). Both kinds of update offer the same
-three calls to the training loop: the gradient arrays (which a data-parallel step averages over the
-ranks), putting averaged gradients back, and applying the optimizer's step.
+``Optimizer.flat`` chooses (see ``nnfs_gpu.optimizers``). Both kinds of update offer the same calls
+to the training loop: the parameter arrays (which a data-parallel run makes equal on every rank),
+the gradient arrays (which a data-parallel step averages over the ranks), putting averaged gradients
+back, and applying the optimizer's step; ``flat`` says whether those are one buffer or the layers' own.
 """
 
 from __future__ import annotations
@@ -10,22 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import Backend
+from ..layers import parameters_of
 from .flat import FlatParameters
-from ..layers import Dense
 
 
 class LayerwiseUpdate:
     """The book's update: ``pre_update_params``, ``update_params`` per trainable layer, ``post_update_params``."""
 
+    flat = False
+
     def __init__(self, layers: list[Any]) -> None:
         self.layers = layers
+        self._slots = [(layer, parameter) for layer in layers for parameter in parameters_of(layer)]
+
+    def parameters(self) -> list[Any]:
+        return [getattr(layer, parameter.name) for layer, parameter in self._slots]
 
     def gradients(self) -> list[Any]:
-        return [array for layer in self.layers for array in (layer.dweights, layer.dbiases)]
+        return [getattr(layer, parameter.gradient) for layer, parameter in self._slots]
 
     def set_gradients(self, gradients: list[Any]) -> None:
-        for layer, dweights, dbiases in zip(self.layers, gradients[0::2], gradients[1::2]):
-            layer.dweights, layer.dbiases = dweights, dbiases
+        for (layer, parameter), gradient in zip(self._slots, gradients):
+            setattr(layer, parameter.gradient, gradient)
 
     def apply(self, optimizer: Any) -> None:
         optimizer.pre_update_params()
@@ -37,22 +44,27 @@ class LayerwiseUpdate:
 class FlatUpdate:
     """The same update over every parameter at once: one optimizer call on one flat buffer."""
 
-    def __init__(self, flat: FlatParameters) -> None:
-        self.flat = flat
+    flat = True
+
+    def __init__(self, buffers: FlatParameters) -> None:
+        self.buffers = buffers
+
+    def parameters(self) -> list[Any]:
+        return [self.buffers.params]
 
     def gradients(self) -> list[Any]:
-        self.flat.gather_gradients()
-        return [self.flat.grads]
+        self.buffers.gather_gradients()
+        return [self.buffers.grads]
 
     def set_gradients(self, gradients: list[Any]) -> None:
         (summed,) = gradients
-        if summed is not self.flat.grads:
-            self.flat.grads[...] = summed
+        if summed is not self.buffers.grads:
+            self.buffers.grads[...] = summed
 
     def apply(self, optimizer: Any) -> None:
-        self.flat.gather_gradients()
+        self.buffers.gather_gradients()
         optimizer.pre_update_params()
-        optimizer.update_flat(self.flat)
+        optimizer.update_flat(self.buffers)
         optimizer.post_update_params()
 
 
@@ -64,9 +76,6 @@ def why_not_flat(layers: list[Any], optimizer: Any, backend: Backend) -> str | N
         return "book precision keeps float64 gradients where the book has them, which one float32 buffer cannot hold"
     if not backend.supports_views:
         return f"the {backend.name!r} backend's arrays are not views into a shared buffer"
-    others = [layer for layer in layers if not isinstance(layer, Dense)]
-    if others:
-        return f"the trainable layer {others[0]!r} is not a Dense layer"
     return None
 
 
@@ -74,11 +83,11 @@ class UpdateCache:
     """A Model's flat buffers, kept across ``train`` calls while they still serve its layers."""
 
     def __init__(self) -> None:
-        self.flat: FlatParameters | None = None
+        self.buffers: FlatParameters | None = None
 
     def forget(self) -> None:
         """Drops the buffers (after a move to another backend, which they do not belong to)."""
-        self.flat = None
+        self.buffers = None
 
     def for_training(self, layers: list[Any], optimizer: Any, backend: Backend) -> LayerwiseUpdate | FlatUpdate:
         """The update that ``optimizer.flat`` asks for; ``flat=True`` where it cannot apply is an error."""
@@ -89,6 +98,6 @@ class UpdateCache:
         if setting is False or reason is not None:
             return LayerwiseUpdate(layers)
         kinds = optimizer.state_kinds
-        if self.flat is None or not self.flat.serves(layers, backend, kinds):
-            self.flat = FlatParameters(layers, backend, kinds)
-        return FlatUpdate(self.flat)
+        if self.buffers is None or not self.buffers.serves(layers, backend, kinds):
+            self.buffers = FlatParameters(layers, backend, kinds)
+        return FlatUpdate(self.buffers)

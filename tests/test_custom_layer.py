@@ -1,0 +1,145 @@
+"""A trainable layer written outside the package, as a user writes one: it declares its parameters
+and nothing inside nnfs_gpu names it, yet it trains with every optimizer (flat and per-layer
+updates alike), saves and loads, moves between backends, and shows in ``state_dict`` and ``summary``.
+This file is the recipe docs/ARCHITECTURE.md gives for a new layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nnfs_gpu
+from nnfs_gpu import Adagrad, Adam, Dense, Layer, Model, Parameter, ReLU, RMSprop, SGD, Softmax
+
+from support import classifier
+
+
+@nnfs_gpu.register_layer
+class ScaleShift(Layer):
+    """``output = inputs * scale + shift``, a scale and a shift per feature (both trained)."""
+
+    parameters = (Parameter("scale"), Parameter("shift"))
+    transient = ("inputs", "output", "dinputs", "dscale", "dshift")
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.scale = self.backend.asarray(np.ones((1, n_features), dtype=self.backend.dtype_name))
+        self.shift = self.backend.zeros((1, n_features))
+
+    def config(self) -> dict[str, Any]:
+        return {"n_features": self.n_features}
+
+    @property
+    def input_width(self) -> int:
+        return self.n_features
+
+    def output_width(self, input_width: int | None) -> int:
+        return self.n_features
+
+    def __repr__(self) -> str:
+        return f"ScaleShift({self.n_features})"
+
+    def forward(self, inputs: Any, training: bool = False) -> None:
+        self.inputs = self.backend.asfloat(inputs)
+        self.output = self.inputs * self.scale + self.shift
+
+    def backward(self, dvalues: Any) -> None:
+        xp = self.backend.xp
+        dvalues = self.backend.asfloat(dvalues)
+        self.dscale = xp.sum(dvalues * self.inputs, axis=0, keepdims=True)
+        self.dshift = xp.sum(dvalues, axis=0, keepdims=True)
+        self.dinputs = dvalues * self.scale
+
+
+OPTIMIZERS = {
+    "sgd": lambda flat: SGD(0.5, decay=1e-3, momentum=0.9, flat=flat),
+    "adagrad": lambda flat: Adagrad(0.5, flat=flat),
+    "rmsprop": lambda flat: RMSprop(0.01, flat=flat),
+    "adam": lambda flat: Adam(0.02, flat=flat),
+}
+
+
+def host(array: Any) -> np.ndarray:
+    return nnfs_gpu.to_numpy(array)
+
+
+def scaled_model(optimizer: Any, seed: int = 0) -> Model:
+    np.random.seed(seed)
+    return classifier(Dense(2, 16), ScaleShift(16), ReLU(), Dense(16, 3), Softmax(), optimizer=optimizer)
+
+
+def trained(model: Model, data: tuple[np.ndarray, np.ndarray], epochs: int = 5) -> dict[str, list[float]]:
+    return model.train(*data, epochs=epochs, batch_size=20, verbose=False)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_custom_layer_trains_with_every_optimizer_flat_and_per_layer(backend, small_spiral, name):
+    """The layer's parameters learn (and get the optimizer's state under the declared names); the
+    flat update over one buffer and the book's per-layer loop give the same bits."""
+    per_layer = scaled_model(OPTIMIZERS[name](False))
+    history = trained(per_layer, small_spiral, epochs=20)
+    layer = per_layer.layers[1]
+    assert history["loss"][-1] < history["loss"][0]
+    assert not np.array_equal(host(layer.scale), np.ones((1, 16))) and np.any(host(layer.shift) != 0)
+    for kind in per_layer.optimizer.state_kinds:
+        assert host(getattr(layer, f"scale_{kind}")).shape == (1, 16) and hasattr(layer, f"shift_{kind}")
+    if not backend.supports_views:
+        with pytest.raises(ValueError, match="a flat update cannot apply"):
+            trained(scaled_model(OPTIMIZERS[name](True)), small_spiral)
+        return
+    flat = scaled_model(OPTIMIZERS[name](True))
+    assert trained(flat, small_spiral, epochs=20) == history
+    assert flat._updates.buffers is not None  # the layer's arrays were views into the flat buffers
+    for ours, theirs in zip(flat.get_parameters(), per_layer.get_parameters()):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(host(a), host(b))
+
+
+def test_custom_layer_saves_and_loads_with_its_optimizer_state(backend, small_spiral, tmp_path):
+    """Training two epochs, saving, loading and training two more gives what four epochs give."""
+    straight = scaled_model(Adam(0.02))
+    trained(straight, small_spiral, epochs=4)
+    first = scaled_model(Adam(0.02))
+    trained(first, small_spiral, epochs=2)
+    first.save(tmp_path / "scaled.model")
+    resumed = Model.load(tmp_path / "scaled.model")
+    assert isinstance(resumed.layers[1], ScaleShift) and resumed.layers[1].n_features == 16
+    np.testing.assert_array_equal(host(resumed.layers[1].scale_momentums), host(first.layers[1].scale_momentums))
+    trained(resumed, small_spiral, epochs=2)
+    for ours, theirs in zip(resumed.get_parameters(), straight.get_parameters()):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(host(a), host(b))
+    parameters_only = scaled_model(Adam(0.02), seed=1)
+    parameters_only.load_parameters(tmp_path / "scaled.model")
+    np.testing.assert_array_equal(parameters_only.predict(small_spiral[0]), first.predict(small_spiral[0]))
+
+
+def test_custom_layer_moves_between_backends(small_spiral):
+    with nnfs_gpu.use_backend("numpy"):
+        model = scaled_model(Adam(0.02))
+        trained(model, small_spiral, epochs=2)
+    expected, momentums = model.predict(small_spiral[0]), host(model.layers[1].shift_momentums).copy()
+    model.to("strict")
+    assert model.backend.name == "strict" and model.layers[1].backend.name == "strict"
+    assert nnfs_gpu.backends.array_origin(model.layers[1].scale) == "array_api_strict"
+    np.testing.assert_allclose(model.predict(small_spiral[0]), expected, rtol=1e-6, atol=1e-7)
+    trained(model, small_spiral, epochs=1)
+    model.to("numpy")
+    assert not np.array_equal(host(model.layers[1].shift_momentums), momentums)  # it trained on strict
+
+
+def test_custom_layer_shows_in_state_dict_and_summary(backend, small_spiral):
+    model = scaled_model(RMSprop(0.01))
+    trained(model, small_spiral, epochs=1)
+    state = model.state_dict()
+    assert set(state["layers"][1]) == {"scale", "shift", "scale_cache", "shift_cache"}
+    other = scaled_model(RMSprop(0.01), seed=3)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(host(other.layers[1].scale_cache), state["layers"][1]["scale_cache"])
+    np.testing.assert_array_equal(other.predict(small_spiral[0]), model.predict(small_spiral[0]))
+    row = next(line for line in str(model.summary()).splitlines() if "ScaleShift" in line)
+    assert row.split() == ["1", "ScaleShift(16)", "(samples,", "16)", "32"]
+    assert str(model.summary()).startswith("Model: 5 layers, 131 parameters")  # 48 + 32 + 51
