@@ -1,7 +1,8 @@
-"""A trainable layer written outside the package, as a user writes one: it declares its parameters
-and nothing inside nnfs_gpu names it, yet it trains with every optimizer (flat and per-layer
-updates alike), saves and loads, moves between backends, and shows in ``state_dict`` and ``summary``.
-This file is the recipe docs/ARCHITECTURE.md gives for a new layer."""
+"""A trainable layer written outside the package, as a user writes one (``custom_layer.ScaleShift``):
+it declares its parameters and nothing inside nnfs_gpu names it, yet it trains with every optimizer
+(flat and per-layer updates alike), saves and loads, moves between backends, and shows in
+``state_dict`` and ``summary`` (and trains data-parallel: tests/test_distributed.py). With
+custom_layer.py, this file is the recipe docs/ARCHITECTURE.md gives for a new layer."""
 
 from __future__ import annotations
 
@@ -11,47 +12,10 @@ import numpy as np
 import pytest
 
 import nnfs_gpu
-from nnfs_gpu import Adagrad, Adam, Dense, Layer, Model, Parameter, ReLU, RMSprop, SGD, Softmax
+from nnfs_gpu import Adagrad, Adam, Dense, Model, ReLU, RMSprop, SGD, Softmax
 
+from custom_layer import ScaleShift
 from support import classifier
-
-
-@nnfs_gpu.register_layer
-class ScaleShift(Layer):
-    """``output = inputs * scale + shift``, a scale and a shift per feature (both trained)."""
-
-    parameters = (Parameter("scale"), Parameter("shift"))
-    transient = ("inputs", "output", "dinputs", "dscale", "dshift")
-
-    def __init__(self, n_features: int) -> None:
-        super().__init__()
-        self.n_features = n_features
-        self.scale = self.backend.asarray(np.ones((1, n_features), dtype=self.backend.dtype_name))
-        self.shift = self.backend.zeros((1, n_features))
-
-    def config(self) -> dict[str, Any]:
-        return {"n_features": self.n_features}
-
-    @property
-    def input_width(self) -> int:
-        return self.n_features
-
-    def output_width(self, input_width: int | None) -> int:
-        return self.n_features
-
-    def __repr__(self) -> str:
-        return f"ScaleShift({self.n_features})"
-
-    def forward(self, inputs: Any, training: bool = False) -> None:
-        self.inputs = self.backend.asfloat(inputs)
-        self.output = self.inputs * self.scale + self.shift
-
-    def backward(self, dvalues: Any) -> None:
-        xp = self.backend.xp
-        dvalues = self.backend.asfloat(dvalues)
-        self.dscale = xp.sum(dvalues * self.inputs, axis=0, keepdims=True)
-        self.dshift = xp.sum(dvalues, axis=0, keepdims=True)
-        self.dinputs = dvalues * self.scale
 
 
 OPTIMIZERS = {

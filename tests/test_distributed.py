@@ -41,27 +41,29 @@ def mpiexec() -> str:
 
 def launch(ranks: int, out: Path, mode: str, *extra: str, script: str = "train_ranks.py") -> subprocess.CompletedProcess:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NNFS_GPU_CPU_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(DIST), str(DIST.parents[1])])}
+           "PYTHONPATH": os.pathsep.join([str(DIST), str(DIST.parent), str(DIST.parents[1])])}
     return subprocess.run(
         [mpiexec(), "-n", str(ranks), sys.executable, str(DIST / script), str(out), mode, *extra],
         capture_output=True, text=True, env=env, timeout=HANG_GUARD_S,
     )
 
 
-def single_process_reference() -> tuple[list[np.ndarray], dict[str, list[float]]]:
+def single_process_reference(scale_shift: bool = False) -> tuple[list[np.ndarray], dict[str, list[float]]]:
     with nnfs_gpu.use_backend("numpy"):
         np.random.seed(100)  # rank 0's seed: its weights and its shuffling are the ones every rank uses
-        model = build_model()
+        model = build_model(scale_shift=scale_shift)
         X, y, X_val, y_val = training_data()
         history = model.train(X, y, epochs=3, batch_size=64, shuffle=True, validation_data=(X_val, y_val), verbose=False)
-    return [array for pair in model.get_parameters() for array in pair], history
+    return [array for arrays in model.get_parameters() for array in arrays], history
 
 
-@pytest.mark.parametrize("ranks", [1, 2])
-def test_ranks_hold_identical_parameters_equal_to_one_process(tmp_path, ranks):
-    result = launch(ranks, tmp_path, "train")
+@pytest.mark.parametrize("ranks, mode", [(1, "train"), (2, "train"), (2, "train-scale-shift")])
+def test_ranks_hold_identical_parameters_equal_to_one_process(tmp_path, ranks, mode):
+    """Also for a model holding a layer written outside the package (tests/custom_layer.py)."""
+    result = launch(ranks, tmp_path, mode)
     assert result.returncode == 0, result.stderr
-    expected, history = single_process_reference()
+    expected, history = single_process_reference(scale_shift=mode == "train-scale-shift")
+    assert len(expected) == (6 if mode == "train-scale-shift" else 4)
     saved = [np.load(tmp_path / f"rank{rank}.npz") for rank in range(ranks)]
     for rank_file in saved:
         for index, reference in enumerate(expected):

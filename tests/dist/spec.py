@@ -6,9 +6,15 @@ from nnfs_gpu import Adam, Categorical, CategoricalCrossentropy, Dense, Model, R
 from nnfs_gpu.datasets import spiral_data
 
 
-def build_model(hidden: int = 32) -> Model:
+def build_model(hidden: int = 32, scale_shift: bool = False) -> Model:
+    """The book's spiral classifier; ``scale_shift`` adds the user-written layer of
+    tests/custom_layer.py after the first Dense layer."""
     model = Model()
     model.add(Dense(2, hidden, weight_regularizer_l2=5e-4))
+    if scale_shift:
+        from custom_layer import ScaleShift
+
+        model.add(ScaleShift(hidden))
     model.add(ReLU())
     model.add(Dense(hidden, 3))
     model.add(Softmax())

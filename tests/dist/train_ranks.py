@@ -1,7 +1,8 @@
 """Run under mpiexec by tests/test_distributed.py: distributed training on fixed data.
 
 Usage: train_ranks.py OUT_DIR MODE [TIMEOUT]
-MODE: 'train' (train, save parameters per rank and the model on rank 0 only), 'fail' (rank 1
+MODE: 'train' (train, save parameters per rank and the model on rank 0 only), 'train-scale-shift'
+(the same with tests/custom_layer.py's layer in the model), 'fail' (rank 1
 raises during training), 'hang' (rank 1 never joins the collectives), 'mismatch' (rank 1 trains
 with another batch size, epoch count and hidden width), 'fail-before-train' (rank 1 raises after
 MPI has started, before train).
@@ -22,7 +23,7 @@ timeout = float(sys.argv[3]) if len(sys.argv) > 3 else None
 comm = Communicator(nnfs_gpu.set_backend("numpy"), timeout=timeout)
 np.random.seed(100 + comm.rank)  # ranks start different; rank 0's weights must win
 odd_one = comm.rank == 1
-model = build_model(hidden=16 if mode == "mismatch" and odd_one else 32)
+model = build_model(hidden=16 if mode == "mismatch" and odd_one else 32, scale_shift=mode == "train-scale-shift")
 X, y, X_val, y_val = training_data()
 settings = {"epochs": 3, "batch_size": 64}
 
@@ -43,6 +44,6 @@ if mode == "fail-before-train" and odd_one:
     raise RuntimeError("rank 1 cannot read its data")
 
 history = model.train(X, y, shuffle=True, print_every=2, validation_data=(X_val, y_val), distributed=comm, **settings)
-np.savez(out / f"rank{comm.rank}.npz", *[array for pair in model.get_parameters() for array in pair],
+np.savez(out / f"rank{comm.rank}.npz", *[array for arrays in model.get_parameters() for array in arrays],
          loss=np.array(history["loss"]), accuracy=np.array(history["accuracy"]))
 model.save(out / f"model-from-rank{comm.rank}.model")
