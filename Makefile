@@ -1,4 +1,5 @@
-# make demo: train the book's chapter-10 network; make test: run the test suite.
+# make demo: train the book's chapter-10 network; make test: run the test suite;
+# make notebooks: run every notebook of notebooks/ on the CPU, small.
 # Both create .venv with the first Python >= 3.10 they find (or PYTHON=...) and install into it.
 
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; do \
@@ -7,13 +8,14 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; 
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NOTEBOOKS_STAMP := $(VENV)/.notebooks-installed
 WHEEL_DIR := wheels
 # packages a GPU machine without network needs beyond CuPy, NumPy and pytest, as wheels for its Python
 OFFLINE_WHEELS := array-api-compat array-api-strict nnfs hypothesis sortedcontainers tqdm
 GPU_PYTHON_VERSION ?= 3.12
 GPU_PLATFORM ?= manylinux2014_x86_64
 
-.PHONY: demo test bench bench-distributed wheels clean
+.PHONY: demo test notebooks bench bench-distributed wheels clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found; install one or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
@@ -27,6 +29,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+$(NOTEBOOKS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	touch $(NOTEBOOKS_STAMP)
+
+# every notebook, top to bottom in a Jupyter kernel, in the small size (NNFS_GPU_NOTEBOOK_SIZE=ci),
+# cells tagged gpu left out (and named) without a GPU; fails on any error, and on a stored output
+notebooks: $(NOTEBOOKS_STAMP)
+	$(BIN)/python scripts/notebooks.py --check
+	$(BIN)/python scripts/run_notebooks.py
 
 # the benchmark suite (not part of the tests); make bench BENCH_ARGS=--quick for a 2-minute run
 bench: $(STAMP)
