@@ -1,7 +1,7 @@
 """The cells and metadata every notebook shares, written in one place.
 
 Each ``notebooks/*.ipynb`` starts with an "Open in Colab" badge (its URL built from ``[project.urls]``
-``Repository`` in pyproject.toml), then its title, then the setup cell (install nnfs_gpu on Colab when
+``Repository`` in pyproject.toml), then its title (a markdown cell starting with "# "), then the setup cell (install nnfs_gpu on Colab when
 it is missing, then one banner saying where the notebook runs and why); its metadata asks Colab for a
 GPU runtime, and it is stored without outputs (notebooks/README.md says why).
 
@@ -103,14 +103,15 @@ def tagged(notebook: Any, tag: str) -> list[int]:
 
 
 def refreshed(notebook: Any, url: str) -> Any:
-    """A copy of ``notebook`` with its shared parts as written here: the badge as its first cell, the
-    setup as its first code cell, the metadata asking for a GPU, and no outputs."""
+    """A copy of ``notebook`` with its shared parts as written here: the badge first, then the title
+    (a markdown cell starting with "# "), then the setup cell; the metadata asking for a GPU; no outputs."""
     notebook = copy.deepcopy(notebook)
     for tag in (BADGE_TAG, SETUP_TAG):
         for index in reversed(tagged(notebook, tag)):
             del notebook.cells[index]
-    first_code = next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"), len(notebook.cells))
-    notebook.cells.insert(first_code, nbformat.v4.new_code_cell(SETUP_SOURCE, metadata={"tags": [SETUP_TAG]}, id="setup"))
+    if not (notebook.cells and notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")):
+        raise ValueError("the first cell (after the badge) must be the title: a markdown cell starting with '# '")
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(SETUP_SOURCE, metadata={"tags": [SETUP_TAG]}, id="setup"))
     notebook.cells.insert(0, nbformat.v4.new_markdown_cell(badge(url), metadata={"tags": [BADGE_TAG]}, id="colab-badge"))
     for cell in notebook.cells:
         if cell.cell_type == "code":
@@ -120,16 +121,19 @@ def refreshed(notebook: Any, url: str) -> Any:
 
 
 def problems(path: Path, repository: str) -> list[str]:
-    """What in the notebook at ``path`` differs from ``refreshed``: outputs, badge, setup, metadata."""
+    """What in the notebook at ``path`` differs from ``refreshed``: outputs, badge, title, setup, metadata."""
     notebook = nbformat.read(path, as_version=4)
     found = [f"{path.name}: cell {i} holds outputs (store notebooks without them)"
              for i, cell in enumerate(notebook.cells)
              if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
-    expected = refreshed(notebook, colab_url(path, repository))
+    try:
+        expected = refreshed(notebook, colab_url(path, repository))
+    except ValueError as error:
+        return [*found, f"{path.name}: {error}"]
     if notebook.cells[:1] != expected.cells[:1]:
         found.append(f"{path.name}: the first cell is not the badge {badge(colab_url(path, repository))}")
-    if [notebook.cells[i] for i in tagged(notebook, SETUP_TAG)] != [expected.cells[i] for i in tagged(expected, SETUP_TAG)]:
-        found.append(f"{path.name}: the setup cell is missing, misplaced or not scripts/notebooks.py's SETUP_SOURCE")
+    if notebook.cells[2:3] != expected.cells[2:3] or len(tagged(notebook, SETUP_TAG)) != 1:
+        found.append(f"{path.name}: the third cell (after the badge and the title) is not scripts/notebooks.py's setup cell")
     if notebook.metadata != expected.metadata:
         found.append(f"{path.name}: the metadata does not ask for a GPU runtime as Colab writes it")
     return found
@@ -140,8 +144,7 @@ def table(repository: str) -> str:
     rows = ["| notebook | open |", "|---|---|"]
     for path in notebook_paths():
         notebook = nbformat.read(path, as_version=4)
-        title = next(cell.source.splitlines()[0].lstrip("# ") for cell in notebook.cells
-                     if cell.cell_type == "markdown" and cell.source.startswith("# "))
+        title = notebook.cells[1].source.splitlines()[0].removeprefix("# ")
         rows.append(f"| [{title}](notebooks/{path.name}) | {badge(colab_url(path, repository))} |")
     return "\n".join(rows)
 

@@ -79,6 +79,17 @@ def test_a_refresh_puts_back_a_changed_badge_and_clears_outputs(tmp_path: Path) 
     assert shared.problems(changed, REPOSITORY) == []
 
 
+def test_a_setup_cell_out_of_place_or_a_missing_title_is_named(tmp_path: Path) -> None:
+    notebook = nbformat.read(PATHS[0], as_version=4)
+    notebook.cells.insert(4, notebook.cells.pop(2))  # the setup cell after the first cells of the text
+    changed = tmp_path / PATHS[0].name
+    nbformat.write(notebook, changed)
+    assert [problem for problem in shared.problems(changed, REPOSITORY) if "setup cell" in problem] != []
+    del notebook.cells[1]  # the title
+    nbformat.write(notebook, changed)
+    assert [problem for problem in shared.problems(changed, REPOSITORY) if "must be the title" in problem] != []
+
+
 def test_the_readme_shows_every_notebook_badge() -> None:
     readme = (ROOT / "README.md").read_text()
     assert [path.name for path in PATHS if shared.colab_url(path, REPOSITORY) not in readme] == []
