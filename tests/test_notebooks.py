@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import io
+import os
 import subprocess
 import sys
 import types
@@ -17,6 +18,7 @@ import pytest
 
 import nnfs_gpu
 from nnfs_gpu import BackendStatus
+from support import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -24,8 +26,31 @@ import notebooks as shared  # noqa: E402  (scripts/notebooks.py)
 import run_notebooks  # noqa: E402
 
 PATHS = shared.notebook_paths()
+GPU_PATHS = [path for path in PATHS if shared.tagged(nbformat.read(path, as_version=4), shared.GPU_TAG)]
 REPOSITORY = shared.repository_url()
 NO_GPU_REASON = "CuPy is not installed; a reason from the test"
+#: runs a notebook's code cells up to its last one tagged gpu, over the recording CuPy stand-in
+ON_STANDIN = """
+import sys
+import nbformat
+from cupy_standin import recording_cupy
+
+path = sys.argv[1]
+cells = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+last_gpu = max(i for i, cell in enumerate(cells) if "gpu" in cell.metadata.get("tags", []))
+namespace = {"__name__": "__main__"}
+with recording_cupy():
+    from nnfs_gpu.backends.cupy_backend import CupyBackend
+    CupyBackend.describe = lambda self: f"the CuPy stand-in, {self.dtype_name}"  # it models no device properties
+    for number, cell in enumerate(cells[:last_gpu + 1]):
+        exec(compile(cell.source, f"{path} code cell {number}", "exec"), namespace)
+        print(f"ran code cell {number} of {last_gpu + 1}")
+"""
+
+
+def python_source(cell: nbformat.NotebookNode) -> str:
+    """A code cell's Python, line magics (``%matplotlib inline``) left out."""
+    return "\n".join("pass" if line.startswith("%") else line for line in cell.source.splitlines())
 
 
 def test_there_are_at_least_five_notebooks() -> None:
@@ -53,8 +78,23 @@ def test_every_code_cell_parses_also_those_make_notebooks_leaves_out(path: Path)
     """The cells tagged gpu never run in CI; at least they are valid Python (line magics aside)."""
     for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
         if cell.cell_type == "code":
-            source = "\n".join("pass" if line.startswith("%") else line for line in cell.source.splitlines())
-            ast.parse(source, filename=f"{path.name} cell {index}")
+            ast.parse(python_source(cell), filename=f"{path.name} cell {index}")
+
+
+@pytest.mark.parametrize("path", GPU_PATHS, ids=[path.stem for path in GPU_PATHS])
+def test_the_gpu_cells_run_on_the_cupy_backend_over_the_recording_standin(path: Path, tmp_path: Path) -> None:
+    """make notebooks leaves them out without a GPU; here they run, with every cell before them (on
+    'auto', which takes CuPy), on the cupy backend's own code over tests/cupy_standin: NumPy's
+    arithmetic, CuPy's refusals (no implicit host conversion), and an error for what it does not model."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
+                   "MPLBACKEND": "Agg", "NNFS_GPU_NOTEBOOK_SIZE": "ci", "OPENBLAS_NUM_THREADS": "1"}
+    completed = subprocess.run([sys.executable, "-c", ON_STANDIN, str(path)], cwd=tmp_path, env=environment,
+                               capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert "runs on the CuPy stand-in, float32 (CuPy sees a CUDA GPU)" in completed.stdout
+    code_cells = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    last_gpu = max(i for i, cell in enumerate(code_cells) if shared.GPU_TAG in cell.metadata.get("tags", []))
+    assert f"ran code cell {last_gpu} of {last_gpu + 1}" in completed.stdout
 
 
 def test_the_colab_url_takes_the_owner_and_name_from_a_github_url_and_refuses_others() -> None:
