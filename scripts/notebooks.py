@@ -60,14 +60,14 @@ SIZE = os.environ.get("NNFS_GPU_NOTEBOOK_SIZE", "book")
 if SIZE not in ("book", "ci"):
     raise ValueError(f"NNFS_GPU_NOTEBOOK_SIZE={SIZE!r}: use 'book' (the book's sizes, the default) or 'ci' (small runs)")
 backend = nnfs_gpu.set_backend("auto")
-cupy = nnfs_gpu.available_backends()["cupy"]
-GPU = cupy.available
+cupy_status = nnfs_gpu.available_backends()["cupy"]
+GPU = cupy_status.available
 if GPU:
     why = "CuPy sees a CUDA GPU"
 elif ON_COLAB:
     why = "this is a CPU runtime; for the GPU: Runtime > Change runtime type > T4 GPU, then run again"
 else:
-    why = f"no GPU: {cupy.reason}"
+    why = f"no GPU: {cupy_status.reason}"
 print(f"nnfs_gpu {nnfs_gpu.__version__} runs on {backend.describe()} ({why}); sizes: {SIZE}")'''
 
 
