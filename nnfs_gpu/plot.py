@@ -63,7 +63,22 @@ def _new_figure(size: tuple[float, float]) -> Any:
         raise PlotUnavailableError(f"plotting needs matplotlib, which is not installed; {INSTALL_HINT}") from error
     figure = Figure(figsize=size, dpi=DPI)
     FigureCanvasAgg(figure)
+    _show_figures_inline()
     return figure
+
+
+def _show_figures_inline() -> None:
+    """In a notebook, has IPython draw a returned Figure as a PNG, as ``%matplotlib inline`` would
+    (a figure made without pyplot otherwise shows only as ``<Figure ...>`` in a fresh kernel)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    formatters = getattr(getattr(shell, "display_formatter", None), "formatters", {})
+    if "image/png" not in formatters:
+        return
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    formatters["image/png"].for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
 
 
 def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str] | None = None) -> Any:

@@ -135,6 +135,22 @@ def test_figures_are_returned_for_notebooks_and_written_only_when_asked(tmp_path
     assert isinstance(boundary, Figure)
 
 
+def test_figures_show_as_pictures_in_a_notebook_without_pyplot(history):
+    """A fresh IPython shows a Figure made without pyplot as text only; once nnfs_gpu.plot has made
+    one, IPython draws figures as PNGs (as %matplotlib inline would), still without pyplot."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+
+    shell = InteractiveShell.instance()
+    try:
+        assert "image/png" not in shell.display_formatter.format(Figure())[0]
+        shown, _ = shell.display_formatter.format(plot.plot_history(history))
+        assert shown["image/png"].startswith(b"\x89PNG")
+        assert "matplotlib.pyplot" not in sys.modules or "pyplot" in str(sys.modules.get("matplotlib.pyplot"))
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_each_quantity_keeps_its_colour_in_every_panel(history):
     regularized = {**history, "regularization_loss": [0.1] * len(history["loss"])}  # draws data_loss too
     figure = plot.plot_history(regularized)
