@@ -1,6 +1,8 @@
-# make demo: train the book's chapter-10 network; make test: run the test suite;
+# make demo: train the book's chapter-10 network; make test: run the test suite.
 # make notebooks: run every notebook of notebooks/ on the CPU, small.
-# Both create .venv with the first Python >= 3.10 they find (or PYTHON=...) and install into it.
+# make docs: build the documentation site into site/ (strict); make dist: build the sdist and wheel
+# into dist/, check them with twine, and run chapter 10 from the wheel in a fresh virtual environment.
+# All create .venv with the first Python >= 3.10 they find (or PYTHON=...) and install into it.
 
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
@@ -8,16 +10,18 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; 
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NOTEBOOKS_STAMP := $(VENV)/.notebooks-installed
+DOCS_STAMP := $(VENV)/.installed-docs
+DIST_STAMP := $(VENV)/.installed-dist
+NOTEBOOKS_STAMP := $(VENV)/.installed-notebooks
 WHEEL_DIR := wheels
 # packages a GPU machine without network needs beyond CuPy, NumPy and pytest, as wheels for its Python
 OFFLINE_WHEELS := array-api-compat array-api-strict nnfs hypothesis sortedcontainers tqdm
 GPU_PYTHON_VERSION ?= 3.12
 GPU_PLATFORM ?= manylinux2014_x86_64
 
-.PHONY: demo test notebooks bench bench-distributed wheels clean
+.PHONY: demo test notebooks docs dist bench bench-distributed wheels clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found; install one or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -30,15 +34,25 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-$(NOTEBOOKS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
-	touch $(NOTEBOOKS_STAMP)
+# the tools of the extras `notebooks`, `docs` and `dist`, installed beside the test ones
+$(NOTEBOOKS_STAMP) $(DOCS_STAMP) $(DIST_STAMP): $(VENV)/.installed-%: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
 
 # every notebook, top to bottom in a Jupyter kernel, in the small size (NNFS_GPU_NOTEBOOK_SIZE=ci),
 # cells tagged gpu left out (and named) without a GPU; fails on any error, and on a stored output
 notebooks: $(NOTEBOOKS_STAMP)
 	$(BIN)/python scripts/notebooks.py --check
 	$(BIN)/python scripts/run_notebooks.py
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m mkdocs build --strict --site-dir site
+
+dist: $(DIST_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+	$(BIN)/python scripts/check_wheel.py dist
 
 # the benchmark suite (not part of the tests); make bench BENCH_ARGS=--quick for a 2-minute run
 bench: $(STAMP)
@@ -53,4 +67,4 @@ wheels:
 		--python-version $(GPU_PYTHON_VERSION) --platform $(GPU_PLATFORM) --dest $(WHEEL_DIR) $(OFFLINE_WHEELS)
 
 clean:
-	rm -rf $(VENV) $(WHEEL_DIR) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(WHEEL_DIR) build dist site *.egg-info .pytest_cache
