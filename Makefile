@@ -45,8 +45,9 @@ notebooks: $(NOTEBOOKS_STAMP)
 	$(BIN)/python scripts/notebooks.py --check
 	$(BIN)/python scripts/run_notebooks.py
 
+# NO_MKDOCS_2_WARNING: Material's banner about MkDocs 2 (the docs extra pins mkdocs<2)
 docs: $(DOCS_STAMP)
-	$(BIN)/python -m mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 dist: $(DIST_STAMP)
 	rm -rf dist
