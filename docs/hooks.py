@@ -1,12 +1,14 @@
 """MkDocs hooks: the pages the site takes from elsewhere in the repository.
 
-- ``index.md`` is README.md and ``changelog.md`` is CHANGELOG.md, so each is written once.
+- ``index.md`` is README.md, ``examples.md`` examples/README.md and ``changelog.md`` CHANGELOG.md,
+  so each is written once.
 - ``notebooks/*.ipynb`` (at the repository root) join the site and its nav, however many there are;
   mkdocs-jupyter renders them without running them.
 - ``<!-- cli-help -->`` in a page becomes the ``nnfs-gpu`` parser's help, command by command, so the
   command-line page cannot fall behind the parser.
-- A link to a file outside ``docs/`` (``examples/ch10_sgd.py``) points at the repository on GitHub, and
-  a link into ``docs/`` from README.md works on the site too: pages keep links that work on GitHub.
+- A link to a file outside ``docs/`` (``examples/ch10_sgd.py``) points at the repository on GitHub, a
+  link into ``docs/`` from README.md works on the site too, and a link to a file the site takes as a
+  page (``../CHANGELOG.md``) leads to that page: pages keep links that work on GitHub.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ except ModuleNotFoundError:  # Python 3.10: the docs extra installs tomli
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "docs"
 #: pages made from files outside docs/: the page, and the file whose text it is
-TAKEN_PAGES = {"index.md": "README.md", "changelog.md": "CHANGELOG.md"}
+TAKEN_PAGES = {"index.md": "README.md", "examples.md": "examples/README.md", "changelog.md": "CHANGELOG.md"}
+TAKEN_SOURCES = {source: page for page, source in TAKEN_PAGES.items()}
 NOTEBOOKS = "notebooks"
 CLI_MARKER = "<!-- cli-help -->"
 HELP_COLUMNS = "100"
@@ -88,7 +91,9 @@ def rewrite_links(markdown: str, source: str, page: str, base: str | None = None
             return match.group(0)
         path, _, anchor = target.partition("#")
         in_repository = posixpath.normpath(posixpath.join(source_folder, path))
-        if in_repository.startswith(DOCS + "/"):
+        if in_repository in TAKEN_SOURCES:  # a page the site takes from elsewhere: README.md is index.md
+            new = posixpath.relpath(TAKEN_SOURCES[in_repository], page_folder or ".")
+        elif in_repository.startswith(DOCS + "/"):
             new = posixpath.relpath(in_repository.removeprefix(DOCS + "/"), page_folder or ".")
         else:
             kind = "tree" if (ROOT / in_repository).is_dir() else "blob"

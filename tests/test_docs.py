@@ -150,9 +150,12 @@ def test_links_outside_the_docs_point_at_the_repository_and_links_into_them_stay
     assert hooks.rewrite_links(readme, "README.md", "index.md", base) == (
         "[a](gpu.md#colab) [b](https://example.org/r/blob/main/examples/ch10_sgd.py) ![c](figures/x.png) "
         "[d](https://x.org) [e](#top)")
-    page = "[a](../../examples/) [b](book.md) [c](../reference/index.md#nnfs_gpu.Model)"
+    page = "[a](../../examples/) [b](book.md) [c](../reference/index.md#nnfs_gpu.Model) [d](../../CHANGELOG.md)"
     assert hooks.rewrite_links(page, "docs/reference/book.md", "reference/book.md", base) == (
-        "[a](https://example.org/r/tree/main/examples) [b](book.md) [c](index.md#nnfs_gpu.Model)")
+        "[a](https://example.org/r/tree/main/examples) [b](book.md) [c](index.md#nnfs_gpu.Model) [d](../changelog.md)")
+    examples = "[a](../docs/book.md#which-import-for-which-chapter) [b](ch10_sgd.py)"
+    assert hooks.rewrite_links(examples, "examples/README.md", "examples.md", base) == (
+        "[a](book.md#which-import-for-which-chapter) [b](https://example.org/r/blob/main/examples/ch10_sgd.py)")
 
 
 def test_the_repository_url_comes_from_pyproject(hooks):
