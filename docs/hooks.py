@@ -123,4 +123,5 @@ def command_line_help() -> str:
 
 
 def help_section(title: str, parser: argparse.ArgumentParser) -> str:
+    parser.color = False  # Python 3.14's argparse colours help for a terminal; the page is plain text
     return f"### `{title}`\n\n```text\n{parser.format_help().rstrip()}\n```"
