@@ -68,4 +68,4 @@ wheels:
 		--python-version $(GPU_PYTHON_VERSION) --platform $(GPU_PLATFORM) --dest $(WHEEL_DIR) $(OFFLINE_WHEELS)
 
 clean:
-	rm -rf $(VENV) $(WHEEL_DIR) build dist site *.egg-info .pytest_cache
+	rm -rf $(VENV) $(WHEEL_DIR) build dist site .cache *.egg-info .pytest_cache

@@ -160,3 +160,16 @@ def test_links_outside_the_docs_point_at_the_repository_and_links_into_them_stay
 
 def test_the_repository_url_comes_from_pyproject(hooks):
     assert hooks.repository_url() == "https://github.com/nnfs-gpu/nnfs_gpu"
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_the_nav_gets_a_notebooks_section_for_any_number_of_notebooks(hooks, tmp_path, monkeypatch, count):
+    monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    names = [f"{number:02d}_chapter.ipynb" for number in reversed(range(count))]
+    for name in [*names, "notes.md"]:
+        (tmp_path / "notebooks" / name).write_text("{}")
+    nav = [{"Home": "index.md"}, {"API reference": [{"nnfs_gpu": "reference/index.md"}]}]
+    config = hooks.on_config({"nav": [dict(item) for item in nav]})
+    expected = [nav[0], {"Notebooks": [f"notebooks/{name}" for name in sorted(names)]}, nav[1]] if count else nav
+    assert config["nav"] == expected
