@@ -155,9 +155,9 @@ class Archive:
         if info.compress_type not in METHODS:
             raise self.refuse(f"has the array {name!r} compressed with an unsupported method ({info.compress_type})")
         unread = [what for bit, what in UNREAD_FLAGS.items() if info.flag_bits & bit]
-        if unread or info.extract_version > zipfile.MAX_EXTRACT_VERSION:
-            found = " and ".join(unread) or f"needs zip version {info.extract_version / 10}"
-            raise self.refuse(f"has the array {name!r} stored as nnfs_gpu never stores it ({found}); the file is damaged or crafted")
+        if unread:  # (zipfile refuses the archive of a member that needs a newer zip)
+            raise self.refuse(f"has the array {name!r} stored as nnfs_gpu never stores it ({' and '.join(unread)}); "
+                              "the file is damaged or crafted")
         stored = info.compress_type == zipfile.ZIP_STORED
         if info.header_offset + info.compress_size > self.size or (stored and info.compress_size != info.file_size):
             raise self.refuse(f"is damaged or truncated: the member {name!r} claims more bytes than the file holds")
