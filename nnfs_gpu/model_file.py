@@ -42,7 +42,7 @@ MAX_EXPANSION = 16
 MIN_ARRAY_BUDGET = 16 << 20
 CHUNK_BYTES = 1 << 20
 #: the book's networks have a handful of layers; the cap keeps loading a crafted file cheap
-MAX_LAYERS = 10_000
+MAX_LAYERS = 20_000
 #: nnfs_gpu writes descriptions 3 levels deep (the optimizer's hyper-parameters)
 MAX_DEPTH = 8
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
