@@ -89,7 +89,10 @@ def read_header(handle: IO[bytes], size: int, name: str, refuse: Refuse) -> Head
         raise refuse(f"is damaged or truncated: the array {name!r} has a bad header ({type(error).__name__}: {error})") from None
     if not all(type(length) is int and length >= 0 for length in header.shape):
         raise refuse(f"is damaged: the header of {name!r} claims the shape {header.shape!r}, which is not a shape")
-    if dtype.hasobject or size != header.data_offset + header.nbytes:
+    if dtype.hasobject:
+        raise refuse(f"has the array {name!r} of Python objects ({dtype}), which nnfs_gpu never unpickles; "
+                     "save numbers, or text as a str array")
+    if size != header.data_offset + header.nbytes:
         raise refuse(
             f"is damaged or truncated: the header of {name!r} claims a {dtype} array of shape {header.shape}, "
             f"which does not fit the {size - header.data_offset} bytes it holds"

@@ -141,3 +141,72 @@ def test_kind_7_a_shape_of_bools_is_a_model_file_error(valid, tmp_path):
 def test_kind_8_more_layers_than_the_cap_are_a_model_file_error(valid, tmp_path):
     many = changed(valid, lambda m: m["layers"].__setitem__(slice(1, 1), [{"type": "ReLU"}] * MAX_LAYERS))
     refused_load(tmp_path, many, f"describes {MAX_LAYERS + 4} layers, more than the {MAX_LAYERS} nnfs_gpu loads")
+
+
+# kind 9: the command line's data files
+
+
+@pytest.fixture
+def data_npz(tmp_path) -> bytes:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "valid.npz", X=rng.normal(size=(40, 2)), y=np.arange(40) % 3)
+    return (tmp_path / "valid.npz").read_bytes()
+
+
+NPZ_DAMAGE = {
+    "damaged deflate data": (lambda raw: deflate_damaged(raw, 0), "(error: Error -3 while decompressing data: invalid block type)"),
+    "an encrypted X": (lambda raw: with_flags(raw, 0x1), STORED_AS.format("encrypted")),
+    "a zip version 255": (lambda raw: with_version_needed(raw, 255), "is damaged or truncated (NotImplementedError: zip file version 25.5)"),
+    "an unclosed header": (lambda raw: rezipped(raw, X=npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (40, 2), ",
+                                                                      bytes(640))), "the array 'X' has a bad header (TokenError:"),
+    "X of Python objects": (lambda raw: rezipped(raw, X=npy_with_header("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }")),
+                            "has the array 'X' of Python objects (object), which nnfs_gpu never unpickles"),
+}
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+@pytest.mark.parametrize("damage, message", NPZ_DAMAGE.values(), ids=NPZ_DAMAGE.keys())
+def test_kind_9_a_damaged_npz_data_file_is_refused_in_one_line(run, tmp_path, data_npz, spiral_model, command, damage, message):
+    (tmp_path / "data.npz").write_bytes(damage(data_npz))
+    arguments = {"train": ["train", "--dataset", "data.npz", "--epochs", "1"], "evaluate": ["evaluate", "m.model", "data.npz"],
+                 "predict": ["predict", "m.model", "data.npz"]}[command]
+    status, out, err = run(*arguments)
+    assert (status, out) == (2, "") and err.startswith("nnfs-gpu: error: data.npz ") and err.count("\n") == 1, err
+    assert message in err
+
+
+@pytest.fixture
+def spiral_model(tmp_path, valid) -> None:
+    (tmp_path / "m.model").write_bytes(valid)
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_kind_9_an_npy_header_claiming_terabytes_is_refused_in_one_line(run, tmp_path, spiral_model, command):
+    (tmp_path / "huge.npy").write_bytes(npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 4), }",
+                                                        bytes(64)))
+    arguments = {"train": ["train", "--dataset", "huge.npy", "--epochs", "1"], "evaluate": ["evaluate", "m.model", "huge.npy"],
+                 "predict": ["predict", "m.model", "huge.npy"]}[command]
+    refused(run(*arguments), "huge.npy is damaged or truncated: the header of 'huge.npy' claims a float64 array of shape "
+                             "(1000000000000, 4), which does not fit the 64 bytes it holds")
+
+
+# kind 10: predict and evaluate with a damaged model
+
+
+MODEL_DAMAGE = {
+    "damaged deflate data": (lambda raw: deflate_damaged(raw, 2), "invalid block type"),
+    "an encrypted array": (lambda raw: with_flags(raw, 0x1, index=2), STORED_AS.format("encrypted")),
+    "a zip version 255": (lambda raw: with_version_needed(raw, 255), "zip file version 25.5"),
+    "10**400 as a setting": (lambda raw: changed(raw, lambda m: m["layers"][0].update(weight_regularizer_l2=10**400)),
+                             "has an integer of 401 digits, where settings are finite numbers a float can hold"),
+    "deep nesting": (lambda raw: with_description(raw, b"[" * 100_000 + b"]" * 100_000), "has a description nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("damage, message", MODEL_DAMAGE.values(), ids=MODEL_DAMAGE.keys())
+def test_kind_10_predict_and_evaluate_refuse_a_damaged_model_in_one_line(run, tmp_path, valid, data_npz, command, damage, message):
+    (tmp_path / "m.model").write_bytes(damage(valid))
+    status, out, err = run(command, "m.model", "valid.npz")
+    assert (status, out) == (2, "") and err.startswith("nnfs-gpu: error: m.model ") and err.count("\n") == 1, err
+    assert message in err

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+
+from nnfs_gpu.model_file import Archive, read_npy
 
 DATA_SUFFIXES = (".npz", ".npy", ".csv")
 #: what a data file must look like, for the messages
@@ -105,31 +107,32 @@ def _data_file(path: str) -> Path:
 
 
 def _read_npz(file: Path, names: tuple[str, ...]) -> list[np.ndarray]:
+    """The arrays ``names`` of an archive, read as model files are (``model_file.Archive``: every
+    header checked against the file's size before anything is allocated)."""
     with open(file, "rb") as handle:
         if handle.read(2) != b"PK":  # else np.load guesses a pickle and says so, misleadingly
             raise UsageError(f"{file}: not a .npz archive (save the data with np.savez(path, X=X, y=y))")
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            missing = [name for name in names if name not in archive.files]
-            if missing:
-                raise UsageError(
-                    f"{file}: no array {missing[0]!r} (it holds {', '.join(archive.files) or 'nothing'}); "
-                    "save the data with np.savez(path, X=X, y=y)"
-                )
-            arrays = [archive[name] for name in names]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise UsageError(f"{file}: not a readable .npz file ({error})") from None
-    return arrays
+    with Archive(file, _refusal(file)) as archive:
+        found = {name: archive.member(name) for name in names}
+        missing = [name for name, member in found.items() if member is None]
+        if missing:
+            raise UsageError(
+                f"{file}: no array {missing[0]!r} (it holds {', '.join(archive.names()) or 'nothing'}); "
+                "save the data with np.savez(path, X=X, y=y)"
+            )
+        archive.check_budget([header for _, header in found.values()])  # type: ignore[misc]
+        return [archive.read(name, *found[name]) for name in names]  # type: ignore[misc]
 
 
 def _read_npy(file: Path) -> np.ndarray:
     with open(file, "rb") as handle:
         if handle.read(6) != b"\x93NUMPY":
             raise UsageError(f"{file}: not a .npy file (save the array with np.save(path, array))")
-    try:
-        return np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise UsageError(f"{file}: not a readable .npy file ({error})") from None
+    return read_npy(file, _refusal(file))
+
+
+def _refusal(file: Path) -> Callable[[str], UsageError]:
+    return lambda what: UsageError(f"{file} {what}")
 
 
 def _flat(file: Path, X: np.ndarray, name: str) -> np.ndarray:
