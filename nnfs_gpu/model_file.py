@@ -118,6 +118,11 @@ def read_data(handle: IO[bytes], header: Header, name: str, refuse: Refuse) -> n
     return array
 
 
+def array_budget(size: int) -> int:
+    """How many bytes of arrays a file of ``size`` bytes may unpack to."""
+    return max(MIN_ARRAY_BUDGET, MAX_EXPANSION * size)
+
+
 def read_npy(path: str | Path, refuse: Refuse) -> np.ndarray:
     """The array of an ``.npy`` file, its header checked against the file's size before anything is allocated."""
     with open(path, "rb") as handle:
@@ -133,7 +138,7 @@ class Archive:
     def __init__(self, path: str | Path, refuse: Refuse) -> None:
         self.path, self.refuse = Path(path), refuse
         self.size = self.path.stat().st_size
-        self.budget = max(MIN_ARRAY_BUDGET, MAX_EXPANSION * self.size)
+        self.budget = array_budget(self.size)
         try:
             self.zip = zipfile.ZipFile(self.path)
         except READ_ERRORS as error:

@@ -9,14 +9,16 @@ as one line. Inputs must be numbers; targets may be numbers or text labels (what
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from nnfs_gpu.model_file import Archive, read_npy
+from nnfs_gpu.model_file import Archive, array_budget, read_npy
 
 DATA_SUFFIXES = (".npz", ".npy", ".csv")
 #: what a data file must look like, for the messages
@@ -146,8 +148,19 @@ def _targets(file: Path, y: np.ndarray) -> np.ndarray:
     if y.dtype.kind in "US" and y.ndim in (1, 2) and y.size:
         if y.ndim == 2 and y.shape[1] != 1:
             raise UsageError(f"{file}: y holds text labels of shape {y.shape}; text labels are one column, one per sample")
-        return np.char.decode(y, "utf-8").reshape(-1) if y.dtype.kind == "S" else y.reshape(-1)
+        if y.dtype.kind == "S":
+            _check_text_size(file, y.size, y.dtype.itemsize)
+            return np.char.decode(y, "utf-8").reshape(-1)
+        return y.reshape(-1)
     return _checked(file, "y", y)
+
+
+def _check_text_size(file: Path, count: int, longest: int) -> None:
+    """Text labels take 4 bytes a character, each as long as the longest: refused beyond the model files' bound."""
+    nbytes = 4 * count * longest
+    if nbytes > array_budget(file.stat().st_size):
+        raise UsageError(f"{file}: y's {count} text labels would take {nbytes} bytes (the longest has {longest} characters), "
+                         f"more than a file of its size may unpack to; shorten the labels")
 
 
 def _checked(file: Path, name: str, array: np.ndarray, at_most_2d: bool = True) -> np.ndarray:
@@ -181,38 +194,44 @@ def _place(index: tuple[int, ...]) -> str:
 
 @dataclass
 class _Csv:
-    """A CSV file's cells as text, with the line of each row and the header's names when it has one."""
+    """A CSV file's cells as text (an object array, one row per data line: no list per row, so a
+    file's cells take little more memory than the file), with the line of each row and the header's
+    names when it has one."""
 
     header: list[str] | None
-    lines: list[int]
-    rows: list[list[str]]
+    lines: array
+    cells: np.ndarray
 
     @classmethod
     def read(cls, file: Path) -> "_Csv":
         try:
             with open(file, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
                 reader = csv.reader(handle)
-                rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+                rows = ((reader.line_num, row) for row in reader if any(map(str.strip, row)))
+                first = list(itertools.islice(rows, 2))
+                header = None
+                if first and _names_columns(first[0][1], first[1][1] if len(first) > 1 else None):
+                    header = [cell.strip() for cell in first.pop(0)[1]]
+                lines, cells = array("q"), []
+                width = len(first[0][1]) if first else 0
+                for line, row in itertools.chain(first, rows):
+                    if len(row) != width:
+                        raise UsageError(f"{file}: malformed CSV, line {line} has {len(row)} columns, the first data line {width}")
+                    lines.append(line)
+                    cells.extend(row)
         except (UnicodeDecodeError, csv.Error) as error:
             raise UsageError(f"{file}: malformed CSV ({error})") from None
-        header = None
-        if rows and _names_columns(rows[0][1], rows[1][1] if len(rows) > 1 else None):
-            header = [cell.strip() for cell in rows.pop(0)[1]]
-        if not rows:
+        if not lines:
             raise UsageError(f"{file}: the CSV has no data rows")
-        width = len(rows[0][1])
-        for line, row in rows:
-            if len(row) != width:
-                raise UsageError(f"{file}: malformed CSV, line {line} has {len(row)} columns, the first data line {width}")
-        return cls(header, [line for line, _ in rows], [row for _, row in rows])
+        return cls(header, lines, np.array(cells, dtype=object).reshape(len(lines), width))
 
     @property
     def width(self) -> int:
-        return len(self.rows[0])
+        return self.cells.shape[1]
 
     def separator_hint(self) -> str:
         """Why a table may read as one column: another separator than the comma."""
-        separator = next((name for char, name in ((";", "semicolons"), ("\t", "tabs")) if char in self.rows[0][0]), None)
+        separator = next((name for char, name in ((";", "semicolons"), ("\t", "tabs")) if char in self.cells[0, 0]), None)
         return f" (its columns seem separated by {separator}; separate them with commas)" if separator else ""
 
     def where(self, row: int, column: int) -> str:
@@ -223,9 +242,9 @@ class _Csv:
     def numbers(self, file: Path, columns: int) -> np.ndarray:
         """The first ``columns`` columns as float64, each cell a finite number (else the first bad
         cell is named, with its place)."""
-        cells = [row[:columns] for row in self.rows]
+        cells = self.cells[:, :columns]
         try:
-            values = np.array(cells, dtype=np.float64)
+            values = cells.astype(np.float64)
         except ValueError:
             values = None
         if values is not None and np.isfinite(values).all():
@@ -238,11 +257,12 @@ class _Csv:
     def labels(self, file: Path) -> np.ndarray:
         """The last column: numbers (float64) when every cell is one, else text labels."""
         last = self.width - 1
-        cells = [row[last].strip() for row in self.rows]
+        cells = [cell.strip() for cell in self.cells[:, last]]
         for row, cell in enumerate(cells):
             if cell.lower() in MISSING:
                 raise UsageError(f"{file}: {self.where(row, last)}: y is {_missing(cell)}; fill it in or remove the row")
         if not all(_is_number(cell) for cell in cells):
+            _check_text_size(file, len(cells), max(map(len, cells)))
             return np.array(cells)
         values = np.array(cells, dtype=np.float64)
         if not np.isfinite(values).all():
