@@ -7,6 +7,7 @@ import io
 import json
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -90,3 +91,71 @@ def with_description(raw: bytes, meta: object) -> bytes:
 
 def description(raw: bytes) -> dict:
     return json.loads(np.load(io.BytesIO(members(raw)["__nnfs_gpu__.npy"])).tobytes())
+
+
+def changed(raw: bytes, change) -> bytes:
+    """The model file ``raw`` with ``change(description)`` applied to its description."""
+    meta = description(raw)
+    change(meta)
+    return with_description(raw, meta)
+
+
+def damaged_models(raw: bytes) -> dict[str, bytes]:
+    """One file for each kind of damage that once escaped as another error, made from the model file ``raw``."""
+    bools = description(raw)
+    bools["layers"][0]["n_inputs"] = 1
+    return {
+        "damaged deflate data": deflate_damaged(raw, 2),
+        "an encrypted array": with_flags(raw, 0x1, index=2),
+        "a strongly encrypted description": with_flags(raw, 0x40),
+        "a zip version 255": with_version_needed(raw, 255),
+        "a list as a layer's type": changed(raw, lambda meta: meta["layers"][0].update(type=["Dense"])),
+        "10**400 as a setting": changed(raw, lambda meta: meta["layers"][0].update(weight_regularizer_l2=10**400)),
+        "a description nested 100000 deep": with_description(raw, b"[" * 100_000 + b"]" * 100_000),
+        "an unclosed header": rezipped(raw, **{"layers.0.weights": npy_with_header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 16), ", bytes(128))}),
+        "a shape of bools": rezipped(with_description(raw, bools), **{"layers.0.weights": npy_with_header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (True, 16), }", bytes(64))}),
+    }
+
+
+def crafted_data_files(folder: Path) -> dict[str, Path]:
+    """Data files under 1 MB that claim much more, or cost much to read: each is read or refused cheaply."""
+    files = {
+        "an .npy header claiming (10**12, 4)": ("huge.npy", npy_with_header(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 4), }", bytes(64))),
+        "an .npz of 100 MB of deflated zeros": ("bomb.npz", deflated_zeros({"X": ((100, 1 << 17), "<f8"), "y": ((100,), "<f8")})),
+        "an .npz with damaged deflate data": ("damaged.npz", deflate_damaged(npz_bytes(X=np.ones((300, 2)), y=np.zeros(300)))),
+        "a CSV of 1 MB of zeros": ("zeros.csv", b"0,0\n" * 262_000),
+        "a CSV with a label of 100000 characters": ("labels.csv", b"1," + b"a" * 100_000 + b"\n" + b"1,b\n" * 200_000),
+    }
+    for name, data in files.values():
+        (folder / name).write_bytes(data)
+    return {what: folder / name for what, (name, _) in files.items()}
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def deflated_zeros(arrays: dict[str, tuple[tuple[int, ...], str]]) -> bytes:
+    """A zip of arrays of zeros, deflated, by name: (shape, dtype)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, (shape, dtype) in arrays.items():
+            write_zeros(archive, name, shape, dtype)
+    return buffer.getvalue()
+
+
+def write_zeros(archive: zipfile.ZipFile, name: str, shape: tuple[int, ...], dtype: str) -> None:
+    """Adds the member ``name``: an array of zeros, deflated (a 1 GB array takes about 1 MB)."""
+    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
+        member.write(header.getvalue())
+        left = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        while left:
+            member.write(bytes(min(left, 1 << 20)))
+            left -= min(left, 1 << 20)

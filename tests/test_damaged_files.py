@@ -8,7 +8,7 @@ import pytest
 
 import nnfs_gpu
 from cli_support import refused
-from damage import deflate_damaged, description, npy_with_header, rezipped, with_description, with_flags, \
+from damage import changed, deflate_damaged, description, npy_with_header, rezipped, with_description, with_flags, \
     with_version_needed
 from nnfs_gpu import Dense, Model, ModelFileError, ReLU, Softmax
 from nnfs_gpu.model_file import MAX_DEPTH, MAX_LAYERS
@@ -36,12 +36,6 @@ def refused_load(tmp_path, data: bytes, message: str, load=Model.load) -> None:
     with pytest.raises(ModelFileError) as caught:
         load(path)
     assert str(caught.value).startswith(f"{path} ") and message in str(caught.value), str(caught.value)
-
-
-def changed(raw: bytes, change) -> bytes:
-    meta = description(raw)
-    change(meta)
-    return with_description(raw, meta)
 
 
 # kind 1: damaged deflate data

@@ -17,7 +17,9 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu import Adam, Dense, Model, ModelFileError, ReLU, Softmax
 from nnfs_gpu.datasets import spiral_data
+from nnfs_gpu.model_file import MAX_LAYERS
 import support
+from damage import crafted_data_files, damaged_models, write_zeros
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,23 +82,13 @@ def dense_meta(n_inputs: int, n_neurons: int, **extra: object) -> dict:
             "loss": {"type": "CategoricalCrossentropy"}, "accuracy": None, "optimizer": None}
 
 
-def zeros_deflated(archive: zipfile.ZipFile, name: str, shape: tuple[int, ...], dtype: str) -> None:
-    """Adds the member ``name``: an array of zeros, deflated (a 1 GB array takes about 1 MB)."""
-    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-        member.write(header_only(shape, dtype))
-        left = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        while left:
-            member.write(bytes(min(left, 1 << 20)))
-            left -= min(left, 1 << 20)
-
-
 def zip_bomb(path: Path) -> Path:
     """A model file whose description, headers and member sizes all agree on a Dense(3000, 3000) of
     float64 (72 MB), deflated to about 70 KB."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("__nnfs_gpu__.npy", npy(np.frombuffer(json.dumps(dense_meta(3000, 3000)).encode(), dtype=np.uint8)))
-        zeros_deflated(archive, "layers.0.weights", (3000, 3000), "<f8")
-        zeros_deflated(archive, "layers.0.biases", (1, 3000), "<f8")
+        write_zeros(archive, "layers.0.weights", (3000, 3000), "<f8")
+        write_zeros(archive, "layers.0.biases", (1, 3000), "<f8")
     return path
 
 
@@ -104,7 +96,14 @@ def zip_bomb(path: Path) -> Path:
 
 
 def crafted_files(folder: Path) -> dict[str, Path]:
-    """Files under 1 MB that claim much more: each must be refused cheaply."""
+    """Files under 1 MB that claim much more, or are damaged in a way that once escaped as another
+    error: each must be refused cheaply (but the one of MAX_LAYERS layers, which loads)."""
+    trained_and_saved(folder / "valid.model")
+    damaged = {what: folder / f"damaged-{index}.model" for index, what in enumerate(damaged_models((folder / "valid.model").read_bytes()))}
+    for what, data in damaged_models((folder / "valid.model").read_bytes()).items():
+        damaged[what].write_bytes(data)
+    capped = dense_meta(2, 3)
+    capped["layers"] = [{"type": "ReLU"}] * (MAX_LAYERS - 2) + capped["layers"]
     big = dense_meta(6000, 6000)
     many_layers = dense_meta(2, 3)
     many_layers["layers"] = [{"type": "ReLU"}] * 50_000 + many_layers["layers"]
@@ -117,12 +116,18 @@ def crafted_files(folder: Path) -> dict[str, Path]:
         "a zip bomb the model needs": zip_bomb(folder / "bomb.model"),
         "50000 layers and no arrays": write_file(folder / "layers.model", many_layers, {}),
         "3000 members and no weights": write_file(folder / "members.model", dense_meta(2, 3), tiny_members),
+        f"{MAX_LAYERS} layers (the cap), which load": write_file(folder / "capped.model", capped, {
+            f"layers.{MAX_LAYERS - 2}.weights": np.ones((2, 3), np.float32), f"layers.{MAX_LAYERS - 2}.biases": np.ones((1, 3), np.float32)}),
+        **damaged,
     }
 
 
 def test_files_that_claim_more_than_they_hold_are_refused_naming_the_file(tmp_path):
     for what, path in crafted_files(tmp_path).items():
         assert path.stat().st_size < 1 << 20, what
+        if path.name == "capped.model":
+            assert len(Model.load(path).layers) == MAX_LAYERS
+            continue
         with pytest.raises(ModelFileError, match=f"^{path}"):
             Model.load(path)
 
@@ -131,13 +136,17 @@ MEASURE = """
 import json, resource, sys, time, tracemalloc
 import nnfs_gpu
 from nnfs_gpu import Model, ModelFileError
+from nnfs_gpu.cli.data import UsageError, read_data_file
 nnfs_gpu.set_backend("numpy")
 
 def load(path):
     try:
-        Model.load(path)
-        return "loaded"
-    except ModelFileError as error:
+        if path.endswith(".model"):
+            Model.load(path)
+            return "loaded"
+        read_data_file(path)
+        return "read"
+    except (ModelFileError, UsageError) as error:
         return str(error)
 
 results = {}
@@ -157,18 +166,22 @@ print(json.dumps(results))
 
 
 def test_any_file_under_1_mb_costs_at_most_50_mb_and_1_s(tmp_path, unused_bomb):
-    """Measured in a fresh process: the peak of Python's and NumPy's allocations (tracemalloc), the
-    growth of the peak resident size, and the CPU time of the process (not the wall clock, which a
-    busy machine stretches; the load runs on one thread)."""
-    paths = [*crafted_files(tmp_path).values(), unused_bomb]
+    """Model files and the command line's data files, measured in a fresh process: the peak of
+    Python's and NumPy's allocations (tracemalloc), the growth of the peak resident size, and the
+    CPU time of the process (not the wall clock, which a busy machine stretches; the load runs on
+    one thread)."""
+    paths = [*crafted_files(tmp_path).values(), *crafted_data_files(tmp_path).values(), unused_bomb]
+    expected = {str(unused_bomb): "loaded", str(tmp_path / "capped.model"): "loaded", str(tmp_path / "zeros.csv"): "read"}
     environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", MEASURE, *map(str, paths)], capture_output=True, text=True,
                             env=environment, check=True)
-    for path, measured in json.loads(result.stdout).items():
+    measured_all = json.loads(result.stdout)
+    assert len(measured_all) == len(paths)
+    for path, measured in measured_all.items():
         assert Path(path).stat().st_size < 1 << 20
         assert measured["peak_bytes"] < 50e6 and measured["rss_growth_bytes"] < 50e6, (path, measured)
         assert measured["cpu_s"] < 1.0, (path, measured)
-        assert measured["outcome"] == "loaded" if Path(path) == unused_bomb else measured["outcome"].startswith(path)
+        assert measured["outcome"] == expected[path] if path in expected else measured["outcome"].startswith(path), measured
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +193,7 @@ def unused_bomb(tmp_path_factory):
         path = tmp_path_factory.mktemp("bomb") / "padded.model"
         model.save(path)
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        zeros_deflated(archive, "unused", (500, 1 << 20), "|u1")
+        write_zeros(archive, "unused", (500, 1 << 20), "|u1")
     return path
 
 
