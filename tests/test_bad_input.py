@@ -27,6 +27,7 @@ from nnfs_gpu import (
     SoftmaxCategoricalCrossentropy,
 )
 import support
+from nnfs_gpu.backends import create_backend
 
 
 def classifier() -> Model:
@@ -250,3 +251,19 @@ def test_activations_and_losses_print_readably(backend):
                                     BinaryCrossentropy(), SoftmaxCategoricalCrossentropy())]
     assert shown == ["ReLU()", "Softmax()", "Sigmoid()", "Linear()", "CategoricalCrossentropy()",
                      "BinaryCrossentropy()", "SoftmaxCategoricalCrossentropy()"]
+
+
+# -- backends -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["numpy", "strict"])
+def test_dtype_takes_numpys_spellings_and_a_backends_own_dtype(name):
+    """NumPy users pass NumPy's spellings, and a backend's own ``dtype`` names its dtype too."""
+    own = create_backend(name, dtype="float64").dtype
+    spellings = {np.float64: "float64", "f8": "float64", np.dtype("float32"): "float32", float: "float64", own: "float64",
+                 "float32": "float32"}
+    for spelling, expected in spellings.items():
+        assert create_backend(name, dtype=spelling).dtype_name == expected, spelling
+    for wrong in (None, True, "float16", "f2", np.int32, np.complex64, "bogus", [1]):
+        with pytest.raises(ValueError, match=r"^dtype must be one of \('float32', 'float64'\) \(or a NumPy spelling of them\), got "):
+            create_backend(name, dtype=wrong)

@@ -175,8 +175,8 @@ def set_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
 
     Names: 'numpy', 'cupy', 'strict', any registered name, or 'auto' (CuPy when a CUDA device is
     usable, NumPy otherwise); 'cuda' and 'gpu' name 'cupy', 'cpu' names 'numpy'; a ``Backend``
-    instance is used as it is. Options: ``dtype`` ('float32' or 'float64') and ``precision``
-    ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
+    instance is used as it is. Options: ``dtype`` ('float32' or 'float64', or NumPy's spellings of
+    them: np.float64, 'f8', a backend's ``dtype``) and ``precision`` ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
     """
     global _fallback
     backend = create_backend(name, **options)

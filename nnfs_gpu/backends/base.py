@@ -56,6 +56,18 @@ class Readback:
         return self._values
 
 
+def _float_dtype_name(dtype: Any, xp: Any) -> str:
+    """'float32' or 'float64' for any spelling of them: the name, NumPy's (np.float64, 'f8',
+    np.dtype('float32')) or the array namespace's own (a backend's ``dtype``)."""
+    try:
+        name = None if dtype is None or isinstance(dtype, bool) else np.dtype(dtype).name
+    except (TypeError, ValueError):
+        name = next((candidate for candidate in FLOAT_DTYPES if dtype == getattr(xp, candidate)), None)
+    if name not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be one of {FLOAT_DTYPES} (or a NumPy spelling of them), got {dtype!r}")
+    return name
+
+
 class Backend:
     """One array library on one device.
 
@@ -82,9 +94,7 @@ class Backend:
     #: 'default', or 'book' on a class with the book-precision layer
     precision: ClassVar[str] = "default"
 
-    def __init__(self, dtype: str = "float32", precision: str | None = None) -> None:
-        if dtype not in FLOAT_DTYPES:
-            raise ValueError(f"dtype must be one of {FLOAT_DTYPES}, got {dtype!r}")
+    def __init__(self, dtype: Any = "float32", precision: str | None = None) -> None:
         if precision not in (None, *PRECISIONS):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if precision not in (None, self.precision):
@@ -94,7 +104,7 @@ class Backend:
             )
         self.xp = self._load_namespace()
         self.device = self._default_device()
-        self.dtype = getattr(self.xp, dtype)
+        self.dtype = getattr(self.xp, _float_dtype_name(dtype, self.xp))
 
     # -- what a subclass provides -------------------------------------------------------------
 
