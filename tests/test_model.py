@@ -23,6 +23,7 @@ from nnfs_gpu import (
     Softmax,
 )
 from nnfs_gpu.datasets import sine_data, spiral_data
+import support
 from support import assert_reordered, host
 
 
@@ -604,3 +605,19 @@ def test_accuracy_is_a_count_divided_in_float64_as_the_book_divides(backend, cap
     assert value == 3998 / 4000 and f"{value:.3f}" == "1.000"
     assert f"{np.float32(3998) / np.float32(4000):.3f}" == "0.999"
     assert accuracy.calculate_accumulated() == 3998 / 4000
+
+
+def test_results_do_not_depend_on_the_inputs_memory_layout():
+    """Inputs in Fortran order train to the bits of the same inputs in C order: the layers get the
+    same C-ordered batches (a BLAS may round a product of another layout differently)."""
+    X, y = spiral_data(40, 3, dtype="float64")
+    trained = []
+    with nnfs_gpu.use_backend("numpy"):
+        for inputs in (X, np.asfortranarray(X)):
+            np.random.seed(0)
+            model = support.classifier(Dense(2, 16), ReLU(), Dense(16, 3), Softmax())
+            model.train(inputs, y, epochs=3, batch_size=32, validation_data=(inputs, y), verbose=False)
+            assert model.layers[0].inputs.flags.c_contiguous
+            trained.append([array for pair in model.get_parameters() for array in pair])
+    for ours, theirs in zip(*trained):
+        np.testing.assert_array_equal(ours, theirs)

@@ -42,7 +42,7 @@ def prepare_inputs(model: Any, X: Any) -> Any:
     """Checks inputs (on the host when they are host data) and moves them to the backend once."""
     backend = model.backend
     if is_host(X):
-        X = np.asarray(X)
+        X = np.asarray(X, order="C")  # whatever the layout given: a BLAS may round the products of another differently
         if X.dtype.kind not in "iubf":
             raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
     shape = tuple(X.shape)
