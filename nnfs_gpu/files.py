@@ -14,6 +14,7 @@ the link stays, as ``cp`` and a shell's ``>`` treat links; a link to nothing is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import stat
@@ -31,12 +32,21 @@ except ImportError:  # Windows: an open file cannot be removed there, which prot
 PARTIAL_SUFFIX = ".partial"
 
 
-def refusal(kind: type[OSError], what: str, path: Any, reason: str) -> OSError:
+def refusal(kind: type[OSError], what: str, path: Any, reason: str, original: OSError | None = None) -> OSError:
     """An error ``cannot WHAT PATH: REASON`` that keeps ``reason`` apart (the command line shows it
-    after the option that named the path)."""
-    error = kind(f"cannot {what} {path}: {reason}")
+    after the option that named the path) and, when it wraps the ``original`` error, its ``errno``,
+    ``strerror`` and ``filename`` (so that a program can test ``error.errno == errno.EROFS``)."""
+    error = _showing_its_message(kind)(f"cannot {what} {path}: {reason}")
     error.reason = reason  # type: ignore[attr-defined]
+    if original is not None:
+        error.errno, error.strerror, error.filename = original.errno, original.strerror, original.filename
     return error
+
+
+@functools.cache
+def _showing_its_message(kind: type[OSError]) -> type[OSError]:
+    """``kind``, shown as its message: an OSError whose ``errno`` is set shows ``[Errno N] strerror: filename``."""
+    return type(kind.__name__, (kind,), {"__str__": lambda self: str(self.args[0]), "__module__": __name__})
 
 
 def target_of(path: Any, what: str) -> Path:
@@ -114,7 +124,7 @@ def _new_partial(target: Path, path: Any, what: str) -> tuple[int, str]:
         return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX)
     except OSError as error:
         reason = f"cannot create a file in {target.parent} ({error.strerror or error})"
-        raise refusal(type(error), what, path, reason) from None
+        raise refusal(type(error), what, path, reason, error) from None
 
 
 def _locked_partial(target: Path, path: Any, what: str) -> tuple[int, str]:

@@ -4,6 +4,7 @@ left alone, links are written through, folders and unwritable places are refused
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -122,3 +123,18 @@ def test_a_diverged_model_is_not_saved_over_a_good_one(saved, where):
         with pytest.raises(ValueError, match="has NaN or infinite weights"):
             model.save_parameters(path)
     assert path.read_bytes() == before and os.listdir(path.parent) == ["spiral.model"]
+
+
+def test_a_refused_save_keeps_the_errno_strerror_and_filename_of_its_cause(saved, monkeypatch):
+    """Programs test ``error.errno == errno.EROFS``; the message still names the target, not the temporary file."""
+    model, path = saved
+    temporary = str(path.parent / ".spiral.model.x.partial")
+
+    def read_only(**arguments):
+        raise OSError(errno.EROFS, "Read-only file system", temporary)
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as caught:
+        model.save(path)
+    assert (caught.value.errno, caught.value.strerror, caught.value.filename) == (errno.EROFS, "Read-only file system", temporary)
+    assert str(caught.value) == f"cannot save to {path}: cannot create a file in {path.parent} (Read-only file system)"
