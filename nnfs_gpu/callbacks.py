@@ -24,6 +24,10 @@ from . import checks
 from .backends import Backend
 
 
+#: every hook ``train`` calls on each callback: one that is not a Callback must define them all
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_step_begin", "on_step_end")
+
+
 class Callback:
     """The base class: every hook does nothing. Override the ones you need."""
 

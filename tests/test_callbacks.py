@@ -162,3 +162,41 @@ def test_validation_split_holds_out_a_random_share(data):
             classifier().train(X, y, validation_split=0.2, validation_data=(X, y))
         with pytest.raises(ValueError, match="validation_split"):
             classifier().train(X, y, validation_split=1.0)
+
+
+class _EpochsOnly:
+    """A duck-typed callback with the hooks ``train`` once checked for, and not the others."""
+
+    def on_train_begin(self, model): ...
+
+    def on_epoch_end(self, model, epoch, logs): ...
+
+    def on_train_end(self, model, logs): ...
+
+
+class _EveryHook(_EpochsOnly):
+    def __init__(self):
+        self.calls = []
+
+    def on_epoch_begin(self, model, epoch):
+        self.calls.append(("epoch", epoch))
+
+    def on_step_begin(self, model, epoch, step):
+        self.calls.append(("step", epoch, step))
+
+    def on_step_end(self, model, epoch, step): ...
+
+
+def test_a_duck_typed_callback_is_checked_for_every_hook_train_calls(data):
+    X, y, _ = data
+    with nnfs_gpu.use_backend("numpy"):
+        model = classifier()
+        before = [host(array).copy() for pair in model.get_parameters() for array in pair]
+        with pytest.raises(TypeError, match=r"or an object with all of its hooks: on_train_begin, on_train_end, on_epoch_begin, "
+                                            r"on_epoch_end, on_step_begin, on_step_end\), got <.*_EpochsOnly object"):
+            model.train(X, y, epochs=1, verbose=False, callbacks=[_EpochsOnly()])
+        for ours, theirs in zip(before, (host(array) for pair in model.get_parameters() for array in pair)):
+            np.testing.assert_array_equal(ours, theirs)  # refused before any step
+        every = _EveryHook()
+        model.train(X, y, epochs=2, batch_size=90, verbose=False, callbacks=[every])
+    assert every.calls == [("epoch", 1), ("step", 1, 0), ("step", 1, 1), ("epoch", 2), ("step", 2, 0), ("step", 2, 1)]

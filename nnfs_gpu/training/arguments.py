@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import checks
+from ..callbacks import HOOKS
 
 
 def check_arguments(
@@ -32,8 +33,8 @@ def check_arguments(
     if not isinstance(callbacks, (list, tuple)):
         raise TypeError(f"train: callbacks must be a list of callbacks, got {checks.shown(callbacks)}")
     for callback in callbacks:
-        checks.object_with(callback, ("on_train_begin", "on_epoch_end", "on_train_end"), "callbacks",
-                           "a callback such as EarlyStopping() (a subclass of nnfs_gpu.callbacks.Callback)", owner="train")
+        checks.object_with(callback, HOOKS, "callbacks", "a callback such as EarlyStopping() (a subclass of "
+                           f"nnfs_gpu.callbacks.Callback, or an object with all of its hooks: {', '.join(HOOKS)})", owner="train")
 
 
 def check_batch_size(batch_size: Any, owner: str) -> None:
