@@ -4,6 +4,7 @@ user's photo) and the original MNIST IDX files, read with NumPy and the standard
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from .model_file import array_budget
 
 StrPath = str | os.PathLike[str]
 
@@ -132,21 +135,35 @@ def read_idx(path: StrPath, ndim: int) -> np.ndarray:
 
     ``ndim`` is what the file must hold (3 for images, 1 for labels): its magic number and sizes are
     checked, so a wrong or damaged file raises a ValueError naming it instead of loading garbage.
+    The sizes are checked before the data is read: a plain file must hold exactly their bytes, a
+    gzipped one may unpack to no more than a model file of its size (``model_file.array_budget``).
     """
+    gzipped = str(path).endswith(".gz")
+    header_size = 4 * (ndim + 1)
     try:
-        with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as file:
-            data = file.read()
+        with (gzip.open if gzipped else open)(path, "rb") as file:
+            header = file.read(header_size)
+            shape = _idx_shape(header, ndim, path)
+            size = math.prod(shape)
+            stored = os.path.getsize(path)
+            if gzipped and size > array_budget(stored):
+                raise ValueError(f"{path}: IDX sizes {shape} need {size} bytes of data, more than a gzipped file of "
+                                 f"{stored} bytes may unpack to ({array_budget(stored)}); the file is damaged or crafted")
+            if not gzipped and size != stored - header_size:
+                raise ValueError(f"{path}: IDX sizes {shape} need {size} bytes of data, the file has {stored - header_size}")
+            data = file.read(size + 1)
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise ValueError(f"{path}: corrupt gzip data ({error})") from None
+    if len(data) != size:
+        raise ValueError(f"{path}: IDX sizes {shape} need {size} bytes of data, the file has {len(data)}")
+    return np.frombuffer(data, np.uint8).reshape(shape).copy()
+
+
+def _idx_shape(header: bytes, ndim: int, path: StrPath) -> tuple[int, ...]:
+    """The sizes an IDX header gives, after its magic number (0x0800 + ndim: ``ndim`` unsigned-byte dimensions)."""
     expected_magic = 0x0800 + ndim
-    header_size = 4 * (ndim + 1)
-    if len(data) < header_size or struct.unpack(">I", data[:4])[0] != expected_magic:
-        found = data[:4].hex() or "nothing"
+    if len(header) < 4 * (ndim + 1) or struct.unpack(">I", header[:4])[0] != expected_magic:
+        found = header[:4].hex() or "nothing"
         expected = f"{expected_magic:08x} ({ndim}-D unsigned bytes)"
         raise ValueError(f"{path}: bad IDX magic number {found}, expected {expected}")
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    size = int(np.prod(shape))
-    if len(data) - header_size != size:
-        found = len(data) - header_size
-        raise ValueError(f"{path}: IDX sizes {shape} need {size} bytes of data, the file has {found}")
-    return np.frombuffer(data, np.uint8, offset=header_size).reshape(shape).copy()
+    return struct.unpack(f">{ndim}I", header[4:])

@@ -447,3 +447,13 @@ def test_an_interrupted_download_leaves_no_zip_to_be_taken_as_complete(
     requested = serve(monkeypatch, body)
     download_fashion_mnist(tmp_path / "fashion_mnist_images")
     assert requested == [FASHION_MNIST_URL] and (tmp_path / "fashion_mnist_images.zip").read_bytes() == body
+
+
+def test_read_idx_refuses_a_gzip_bomb_before_unpacking_it(tmp_path: Path) -> None:
+    """A .gz file may unpack to no more than a model file of its size (model_file.array_budget)."""
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    write_idx(path, np.zeros((40_000, 28, 28), np.uint8))  # 31 MB of zeros in about 30 KB
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match=rf"^{path}: IDX sizes \(40000, 28, 28\) need 31360000 bytes of data, more than a "
+                                         r"gzipped file of \d+ bytes may unpack to \(16777216\); the file is damaged or crafted"):
+        read_idx(path, 3)
