@@ -90,8 +90,8 @@ def read_header(handle: IO[bytes], size: int, name: str, refuse: Refuse) -> Head
     if not all(type(length) is int and length >= 0 for length in header.shape):
         raise refuse(f"is damaged: the header of {name!r} claims the shape {header.shape!r}, which is not a shape")
     if dtype.hasobject:
-        raise refuse(f"has the array {name!r} of Python objects ({dtype}), which nnfs_gpu never unpickles; "
-                     "save numbers, or text as a str array")
+        raise refuse(f"has the array {name!r} of Python objects (a pickle, which nnfs_gpu never runs); the file is "
+                     "damaged or crafted, or the array must be saved as numbers or text")
     if size != header.data_offset + header.nbytes:
         raise refuse(
             f"is damaged or truncated: the header of {name!r} claims a {dtype} array of shape {header.shape}, "

@@ -154,7 +154,7 @@ NPZ_DAMAGE = {
     "an unclosed header": (lambda raw: rezipped(raw, X=npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (40, 2), ",
                                                                       bytes(640))), "the array 'X' has a bad header (TokenError:"),
     "X of Python objects": (lambda raw: rezipped(raw, X=npy_with_header("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }")),
-                            "has the array 'X' of Python objects (object), which nnfs_gpu never unpickles"),
+                            "has the array 'X' of Python objects (a pickle, which nnfs_gpu never runs)"),
 }
 
 
