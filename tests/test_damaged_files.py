@@ -10,7 +10,7 @@ import nnfs_gpu
 from cli_support import refused
 from damage import changed, deflate_damaged, description, npy_with_header, rezipped, with_description, with_flags, \
     with_version_needed
-from nnfs_gpu import Dense, Model, ModelFileError, ReLU, Softmax
+from nnfs_gpu import Model, ModelFileError
 from nnfs_gpu.model_file import MAX_DEPTH, MAX_LAYERS
 from test_model_files import trained_and_saved
 
