@@ -4,6 +4,9 @@ Kept apart from the commands; every problem is a ``UsageError`` whose message na
 place in it (a CSV's line and column, an array's row and column) and the fix, shown by ``nnfs-gpu``
 as one line. Inputs must be numbers; targets may be numbers or text labels (what they mean is
 ``labels``' business). A missing value (an empty cell, ``NA``, ``NaN``) is refused, never guessed.
+``.npz`` and ``.npy`` files are read as model files are (``nnfs_gpu.model_file``: headers checked
+against the file's size before anything is allocated, at most ``MAX_EXPANSION`` times the file's size
+unpacked), so a damaged or crafted data file is one line too, read or refused cheaply.
 """
 
 from __future__ import annotations
