@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .activations import Softmax
+from .activations import Sigmoid, Softmax
 from .backends import use_backend
+from .checks import shown
 from .layers import Input, parameters_of
 from .losses import CategoricalCrossentropy, SoftmaxCategoricalCrossentropy
 from .training import forward_stages
@@ -51,6 +52,7 @@ def finalize(model: Model) -> Assembly:
         raise ValueError("the model has no loss; call model.set(loss=...) before finalize()")
     _check_one_backend(model.layers)
     n_inputs, n_outputs = _check_widths(model.layers)
+    _check_class_labels(model.class_labels, model.layers[-1], n_outputs)
     backend = model.backend
     for part in (model.loss, model.accuracy):
         if part is not None:
@@ -105,6 +107,17 @@ def _check_widths(layers: list[Any]) -> tuple[int, int]:
         raise ValueError("the model's input and output widths are unknown: no layer says the width it takes "
                          "(Layer.input_width) or gives (Layer.output_width)")
     return n_inputs, width
+
+
+def _check_class_labels(labels: list[Any] | None, last: Any, n_outputs: int) -> None:
+    """``labels`` (when set) name each class the model predicts: one per output of a Softmax, the
+    two (0 and 1) of a Sigmoid; a model ending in another activation predicts values."""
+    if labels is None:
+        return
+    classes = n_outputs if isinstance(last, Softmax) else 2 if isinstance(last, Sigmoid) else None
+    if classes is None or len(labels) != classes:
+        predicts = f"{classes} classes" if classes else "values, not classes"
+        raise ValueError(f"class_labels {shown(labels)} name {len(labels)} classes, but {last!r} predicts {predicts}")
 
 
 def require_finalized(model: Model, action: str) -> Assembly:

@@ -204,3 +204,17 @@ def test_kind_10_predict_and_evaluate_refuse_a_damaged_model_in_one_line(run, tm
     status, out, err = run(command, "m.model", "valid.npz")
     assert (status, out) == (2, "") and err.startswith("nnfs-gpu: error: m.model ") and err.count("\n") == 1, err
     assert message in err
+
+
+# found by reading the code: class labels that do not fit the model's outputs
+
+
+@pytest.mark.parametrize("labels", [["a"], ["a", "b", "c", "d"]], ids=["too few", "too many"])
+def test_class_labels_that_do_not_fit_the_outputs_are_a_model_file_error(run, tmp_path, valid, labels):
+    refused_load(tmp_path, changed(valid, lambda m: m.update(class_labels=labels)),
+                 f"describes a model that cannot be used (class_labels {labels!r} (list) name {len(labels)} classes, "
+                 "but Softmax() predicts 3 classes)")
+    (tmp_path / "m.model").write_bytes(changed(valid, lambda m: m.update(class_labels=labels)))
+    np.savetxt(tmp_path / "inputs.csv", np.ones((2, 2)), delimiter=",")
+    status, out, err = run("predict", "m.model", "inputs.csv")
+    assert (status, out) == (2, "") and err.startswith("nnfs-gpu: error: m.model describes a model that cannot be used"), err
