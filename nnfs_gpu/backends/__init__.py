@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib.metadata
+import importlib.util
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -21,6 +24,7 @@ from .cupy_backend import CupyBackend
 from .numpy_backend import NumpyBackend
 from .precision import with_book_precision
 from .strict_backend import StrictBackend
+from .torch_backend import TorchBackend
 
 __all__ = [
     "Backend",
@@ -45,8 +49,12 @@ __all__ = [
 
 ENV_VAR = "NNFS_GPU_BACKEND"
 AUTO = "auto"
-#: other names people use for the backends: the GPU as 'cuda' or 'gpu', the CPU as 'cpu'
-ALIASES = {"cuda": "cupy", "gpu": "cupy", "cpu": "numpy"}
+#: other names people use for the backends: the CPU as 'cpu', Apple's GPU as 'mps' (torch on MPS),
+#: an NVIDIA GPU as 'cuda' or 'gpu': CuPy when CuPy can run here, else torch on CUDA when torch can
+#: (else CuPy, whose error then says why neither can)
+ALIASES = {"cuda": "cupy", "gpu": "cupy", "cpu": "numpy", "mps": "torch"}
+#: the device an alias implies when it names torch
+ALIAS_DEVICES = {"cuda": "cuda", "gpu": "cuda", "mps": "mps"}
 
 logger = logging.getLogger("nnfs_gpu")
 
@@ -76,12 +84,12 @@ def register_backend(name: str, factory: BackendFactory) -> None:
     _registry[name] = factory
 
 
-def _unavailable_reason(factory: BackendFactory) -> str | None:
+def _unavailable_reason(factory: BackendFactory, device: Any = None) -> str | None:
     probe = getattr(factory, "unavailable_reason", None)
     if probe is None:
         return None
     try:
-        return probe()
+        return probe() if device is None else probe(device)
     except Exception as error:  # a third-party probe must not break selection
         return f"availability check failed: {error}"
 
@@ -111,10 +119,21 @@ def _auto_choice() -> tuple[str, str | None]:
     return ("cupy", None) if reason is None else ("numpy", reason)
 
 
+def _resolve_alias(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered name an alias stands for (see ALIASES), with the device it implies for torch."""
+    target = ALIASES.get(name, name)
+    if target == "cupy" and name != "cupy" and _unavailable_reason(_registry["cupy"]) is not None:
+        device = options.get("device") or ALIAS_DEVICES[name]
+        if "torch" in _registry and _unavailable_reason(_registry["torch"], device) is None:
+            target = "torch"
+    if target == "torch" and name in ALIAS_DEVICES:
+        options = {"device": ALIAS_DEVICES[name], **options}
+    return target, options
+
+
 def chosen_name(name: str | None = None) -> str:
     """The registered backend that ``requested_name(name)`` comes to ('auto' and aliases resolved)."""
-    name = requested_name(name)
-    name = ALIASES.get(name, name)
+    name = _resolve_alias(requested_name(name), {})[0]
     return _auto_choice()[0] if name == AUTO else name
 
 
@@ -134,17 +153,22 @@ def create_requested(name: str | None = None, **options: Any) -> Backend:
     return _create_named(requested, options, source="" if name else f" (from the environment variable {ENV_VAR})")
 
 
-def _create_named(name: str, options: dict[str, Any], source: str) -> Backend:
-    name = ALIASES.get(name, name)
+def _create_named(asked: str, options: dict[str, Any], source: str) -> Backend:
+    name, options = _resolve_alias(asked, options)
     if name == AUTO:
         return _create_auto(options)
     factory = _registry.get(name)
     if factory is None:
         fix = f"; set {ENV_VAR} to one of them, or unset it" if source else ""
         raise ValueError(f"unknown backend {name!r}{source}; known backends: {_known_names()}{fix}")
-    reason = _unavailable_reason(factory)
+    device = options.get("device")
+    reason = _unavailable_reason(factory, device)
     if reason is not None:
-        raise BackendUnavailableError(f"backend {name!r}{source} is not available: {reason}")
+        where = "" if device is None else f" on device {str(device)!r}"
+        if name != asked and asked in ALIAS_DEVICES and "torch" in _registry:  # neither CuPy nor torch
+            torch_reason = _unavailable_reason(_registry["torch"], device or ALIAS_DEVICES[asked])
+            reason += f"; nor can torch run on {device or ALIAS_DEVICES[asked]!r}: {torch_reason}"
+        raise BackendUnavailableError(f"backend {name!r}{source}{where} is not available: {reason}")
     return _with_precision(factory, options)(**options)
 
 
@@ -159,24 +183,54 @@ _announced: tuple[str, str | None] | None = None
 
 
 def _create_auto(options: dict[str, Any]) -> Backend:
-    """The backend 'auto' takes here, said once (at INFO level) in one short line."""
+    """The backend 'auto' takes here, said once in one short line: at INFO level, or at WARNING
+    when a GPU library is installed but cannot run (its user evidently wanted a GPU)."""
     global _announced
     name, reason = _auto_choice()
     backend = _with_precision(_registry[name], options)(**options)
     if _announced != (name, reason):
         _announced = (name, reason)
-        why = backend.describe() if reason is None else f"CPU; no GPU for cupy: {reason.split(';')[0]}"
-        logger.info("nnfs_gpu: backend 'auto' chose %s (%s)", name, why)
+        idle = None if reason is None else _idle_gpu_library(reason)
+        library, why = idle or ("cupy", reason)
+        said = backend.describe() if reason is None else f"CPU; no GPU for {library}: {str(why).split(';')[0]}"
+        logger.log(logging.INFO if idle is None else logging.WARNING, "nnfs_gpu: backend 'auto' chose %s (%s)",
+                   name, said)
     return backend
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be found, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module already in sys.modules without a spec
+        return sys.modules.get(module) is not None
+
+
+def _idle_gpu_library(cupy_reason: str) -> tuple[str, str] | None:
+    """A GPU library installed here that reaches no GPU, and why, or None: CuPy, or a GPU build of
+    torch (any but a '+cpu' wheel) that can use neither CUDA nor MPS."""
+    if _installed("cupy"):
+        return "cupy", cupy_reason
+    try:
+        cpu_only = "+cpu" in importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    reasons = [] if cpu_only else [_unavailable_reason(_registry["torch"], device) for device in ("cuda", "mps")]
+    if not reasons or None in reasons:
+        return None
+    return "torch", str(reasons[0])
 
 
 def set_backend(name: str | Backend = AUTO, **options: Any) -> Backend:
     """Makes ``name`` the current backend and returns it.
 
-    Names: 'numpy', 'cupy', 'strict', any registered name, or 'auto' (CuPy when a CUDA device is
-    usable, NumPy otherwise); 'cuda' and 'gpu' name 'cupy', 'cpu' names 'numpy'; a ``Backend``
+    Names: 'numpy', 'cupy', 'torch', 'strict', any registered name, or 'auto' (CuPy when a CUDA
+    device is usable, NumPy otherwise); 'cpu' names 'numpy', 'mps' torch on MPS, 'cuda' and 'gpu'
+    CuPy when it can run here, else torch on CUDA when torch can (see ALIASES); a ``Backend``
     instance is used as it is. Options: ``dtype`` ('float32' or 'float64', or NumPy's spellings of
-    them: np.float64, 'f8', a backend's ``dtype``) and ``precision`` ('default' or 'book'). Objects created afterwards run on this backend; existing ones keep theirs.
+    them: np.float64, 'f8', a backend's ``dtype``), ``precision`` ('default' or 'book') and
+    ``device`` (torch's: 'cpu', 'cuda', 'cuda:1', 'mps', 'xpu'; the other backends accept only their
+    own). Objects created afterwards run on this backend; existing ones keep theirs.
     """
     global _fallback
     backend = create_backend(name, **options)
@@ -218,3 +272,4 @@ def to_numpy(array: Any) -> np.ndarray:
 register_backend("numpy", NumpyBackend)
 register_backend("cupy", CupyBackend)
 register_backend("strict", StrictBackend)
+register_backend("torch", TorchBackend)

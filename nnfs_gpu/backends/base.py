@@ -94,7 +94,7 @@ class Backend:
     #: 'default', or 'book' on a class with the book-precision layer
     precision: ClassVar[str] = "default"
 
-    def __init__(self, dtype: Any = "float32", precision: str | None = None) -> None:
+    def __init__(self, dtype: Any = "float32", precision: str | None = None, device: Any = None) -> None:
         if precision not in (None, *PRECISIONS):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if precision not in (None, self.precision):
@@ -103,26 +103,37 @@ class Backend:
                 f"set_backend(name, precision={precision!r}) (or nnfs_gpu.backends.precision.with_book_precision)"
             )
         self.xp = self._load_namespace()
-        self.device = self._default_device()
+        self.device = self._select_device(device)
         self.dtype = getattr(self.xp, _float_dtype_name(dtype, self.xp))
 
     # -- what a subclass provides -------------------------------------------------------------
 
     @classmethod
-    def unavailable_reason(cls) -> str | None:
-        """Why this backend cannot run here, or None when it can. Never raises."""
+    def unavailable_reason(cls, device: Any = None) -> str | None:
+        """Why this backend cannot run here (on ``device``, when given), or None when it can. Never raises."""
         return None
 
     @classmethod
-    def is_available(cls) -> bool:
-        """Whether this backend can run here. Never raises."""
-        return cls.unavailable_reason() is None
+    def is_available(cls, device: Any = None) -> bool:
+        """Whether this backend can run here (on ``device``, when given). Never raises."""
+        return cls.unavailable_reason(device) is None
 
     def _load_namespace(self) -> Any:
         raise NotImplementedError
 
     def _default_device(self) -> Any:
         return None
+
+    def _select_device(self, device: Any) -> Any:
+        """The device ``device`` names (the default one when None). A backend of one device
+        accepts only that device, by its name or itself, and refuses any other with the fix."""
+        default = self._default_device()
+        if device is None or device == default or str(device) == str(default):
+            return default
+        raise ValueError(
+            f"the '{self.name}' backend runs on {str(default)!r} only, not on device={device!r}; for another "
+            f"device choose a backend that has it, e.g. set_backend('torch', device={str(device)!r})"
+        )
 
     def describe(self) -> str:
         """One line naming the device and dtype, for logs and the demo."""

@@ -35,14 +35,14 @@ class CupyBackend(Backend):
     array_library = "cupy"
     supports_views = True
 
-    def __init__(self, dtype: str = "float32", precision: str | None = None) -> None:
-        super().__init__(dtype, precision)
+    def __init__(self, dtype: str = "float32", precision: str | None = None, device: Any = None) -> None:
+        super().__init__(dtype, precision, device)
         # readbacks whose copies may still be running: their pinned buffers must not go back to
         # CuPy's pool (which stages host-to-device copies in it) before the copies are done
         self._in_flight: collections.deque[PinnedReadback] = collections.deque()
 
     @classmethod
-    def unavailable_reason(cls) -> str | None:
+    def unavailable_reason(cls, device: Any = None) -> str | None:
         try:
             import cupy
         except ImportError:
@@ -69,6 +69,14 @@ class CupyBackend(Backend):
         import cupy
 
         return cupy.cuda.Device()
+
+    def _select_device(self, device: Any) -> Any:
+        """CuPy's current device, by itself, its number, 'cuda' or 'cuda:<number>'; CuPy works on
+        the current device, so another one is chosen with ``cupy.cuda.Device(n).use()`` first."""
+        current = self._default_device()
+        if device == "cuda" or device in (current.id, f"cuda:{current.id}"):
+            device = None
+        return super()._select_device(device)
 
     def owns(self, array: Any) -> bool:
         return super().owns(array) and array.device == self.device

@@ -113,8 +113,8 @@ class NumpyUfuncs(Backend):
     supports_views = True
     reuses_step_arrays = True
 
-    def __init__(self, dtype: str = "float32", precision: str | None = None) -> None:
-        super().__init__(dtype, precision)
+    def __init__(self, dtype: str = "float32", precision: str | None = None, device: Any = None) -> None:
+        super().__init__(dtype, precision, device)
         self._per_thread = threading.local()
 
     def _load_namespace(self) -> Any:

@@ -21,7 +21,7 @@ class StrictBackend(Backend):
     array_library = "array_api_strict"
 
     @classmethod
-    def unavailable_reason(cls) -> str | None:
+    def unavailable_reason(cls, device: Any = None) -> str | None:
         try:
             import array_api_strict  # noqa: F401
         except ImportError:
@@ -35,6 +35,9 @@ class StrictBackend(Backend):
 
     def _default_device(self) -> Any:
         return self.xp.Device(FAKE_DEVICE)
+
+    def _select_device(self, device: Any) -> Any:
+        return super()._select_device(None if device == FAKE_DEVICE else device)
 
     def owns(self, array: Any) -> bool:
         return super().owns(array) and array.device == self.device
