@@ -3,6 +3,7 @@
 from .accuracy import Accuracy, Categorical, Regression
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .backends import (
+    ArrayAPIBackend,
     Backend,
     BackendStatus,
     BackendUnavailableError,
@@ -10,6 +11,7 @@ from .backends import (
     available_backends,
     get_backend,
     register_backend,
+    register_namespace,
     set_backend,
     to_numpy,
     use_backend,
@@ -36,6 +38,7 @@ __all__ = [
     "Accuracy",
     "Adagrad",
     "Adam",
+    "ArrayAPIBackend",
     "Backend",
     "BackendStatus",
     "BackendUnavailableError",
@@ -66,6 +69,7 @@ __all__ = [
     "get_backend",
     "register_backend",
     "register_layer",
+    "register_namespace",
     "set_backend",
     "to_numpy",
     "use_backend",

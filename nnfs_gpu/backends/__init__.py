@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .array_api import ArrayAPIBackend
 from .base import Backend, BackendUnavailableError, ForeignArrayError, Readback, array_origin, is_host
 from .cupy_backend import CupyBackend
 from .numpy_backend import NumpyBackend
@@ -27,6 +28,7 @@ from .strict_backend import StrictBackend
 from .torch_backend import TorchBackend
 
 __all__ = [
+    "ArrayAPIBackend",
     "Backend",
     "BackendStatus",
     "BackendUnavailableError",
@@ -41,6 +43,7 @@ __all__ = [
     "get_backend",
     "is_host",
     "register_backend",
+    "register_namespace",
     "requested_name",
     "set_backend",
     "to_numpy",
@@ -82,6 +85,19 @@ def register_backend(name: str, factory: BackendFactory) -> None:
     if name == AUTO:
         raise ValueError(f"'{AUTO}' is reserved for automatic selection")
     _registry[name] = factory
+
+
+def register_namespace(name: str, namespace: Any, device: Any = None) -> None:
+    """Makes ``set_backend(name)`` an ``ArrayAPIBackend`` on ``namespace`` (an eager, mutable
+    array-API namespace such as dpnp) and ``device`` (or the device given to ``set_backend``); its
+    options are every backend's (``dtype``, ``precision``). An unfit namespace is refused here."""
+    ArrayAPIBackend(namespace, device)
+
+    def factory(**options: Any) -> Backend:
+        kind = with_book_precision(ArrayAPIBackend) if options.get("precision") == "book" else ArrayAPIBackend
+        return kind(namespace, **{"device": device, **options}, name=name)
+
+    register_backend(name, factory)
 
 
 def _unavailable_reason(factory: BackendFactory, device: Any = None) -> str | None:
