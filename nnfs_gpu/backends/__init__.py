@@ -277,12 +277,13 @@ def use_backend(name: str | Backend = AUTO, **options: Any) -> Iterator[Backend]
 
 
 def to_numpy(array: Any) -> np.ndarray:
-    """Brings an array of any registered backend (or host data) to the host as a NumPy array."""
+    """Brings an array of any registered backend, host data or any other library's array (through
+    DLPack) to the host as a NumPy array."""
     origin = array_origin(array)
     for factory in _registry.values():
         if isinstance(factory, type) and issubclass(factory, Backend) and factory.array_library == origin:
             return factory.to_numpy(array)
-    return np.asarray(array)
+    return Backend.to_numpy(array)
 
 
 register_backend("numpy", NumpyBackend)

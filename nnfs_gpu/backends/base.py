@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .dlpack import dlpack_device, host_view, is_host_producer, on_stand_in_device, to_host, where_is
+
 FLOAT_DTYPES = ("float32", "float64")
 PRECISIONS = ("default", "book")
 #: probabilities are clipped to [CLIP, 1 - CLIP] before a logarithm, as the book clips them
@@ -32,9 +34,17 @@ def array_origin(array: Any) -> str:
 
 
 def is_host(data: Any) -> bool:
-    """Whether ``data`` lives on the host as NumPy arrays or Python numbers and lists: the one test
-    of which side of the host/device boundary a value is on."""
-    return array_origin(data) in ("numpy", "builtins")
+    """Whether ``data`` lives on the host: NumPy arrays, Python numbers and lists, or another
+    library's array in host memory (a DLPack producer on the CPU, such as a torch CPU tensor). The
+    one test of which side of the host/device boundary a value is on; a CPU backend's own arrays
+    are host data too, so code that treats its backend's arrays apart asks ``owns`` first."""
+    return array_origin(data) in ("numpy", "builtins") or is_host_producer(data)
+
+
+def host_array(data: Any) -> np.ndarray:
+    """Host data as a NumPy array: another library's (a DLPack producer) as a read-only view of its
+    memory, so that nothing copies it needlessly or writes into it."""
+    return host_view(data) if array_origin(data) not in ("numpy", "builtins") else np.asarray(data)
 
 
 def running_sum(total: Any, batch: Any) -> Any:
@@ -143,7 +153,7 @@ class Backend:
     def to_numpy(cls, array: Any) -> np.ndarray:
         """A backend array as host NumPy data (the only way data leaves the device; on the CPU
         backend this is the array itself, not a copy)."""
-        return np.asarray(array)
+        return to_host(array)
 
     def synchronize(self) -> None:
         """Waits until queued device work is done (for timing); a no-op on the CPU."""
@@ -166,6 +176,12 @@ class Backend:
         """Whether ``array`` is an array of this backend (on its device)."""
         return array_origin(array) == self.array_library
 
+    def comes_from_host(self, data: Any) -> bool:
+        """Whether ``data`` is host data to check on the host and then move here: NumPy arrays and
+        Python data, and other libraries' arrays in host memory, but not this backend's own arrays
+        (a torch CPU backend's tensors are host memory, and are checked as device arrays)."""
+        return isinstance(data, np.ndarray) or (is_host(data) and not self.owns(data))
+
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         """Puts host data (NumPy arrays, lists, scalars) or this backend's arrays on this backend.
 
@@ -175,23 +191,33 @@ class Backend:
         if self.owns(data):
             if dtype is None or data.dtype == dtype:
                 return data
+        elif is_host(data):
+            data = host_array(data)
         else:
-            if not is_host(data):
-                raise ForeignArrayError(
-                    f"got a {array_origin(data)} array ({type(data).__name__}) but this object runs on the "
-                    f"'{self.name}' backend; bring it to the host first with "
-                    f"nnfs_gpu.to_numpy(array), or create the object under the backend that owns the array"
-                )
-            data = np.asarray(data)
+            data = self._from_own_device(data)
         return self.xp.asarray(data, dtype=dtype, device=self.device)
+
+    def _from_own_device(self, data: Any) -> Any:
+        """Another library's array on this backend's device, without a copy (DLPack); any other is
+        refused, naming both devices when the array says where it is."""
+        device = dlpack_device(data)
+        if device is not None and not on_stand_in_device(data) and device == dlpack_device(self.empty((1,))):
+            return self.xp.from_dlpack(data)
+        where = where_is(data)
+        where, here = ("", "") if where is None else (f" on {where}", f" on {self.device}")
+        raise ForeignArrayError(
+            f"got a {array_origin(data)} array ({type(data).__name__}){where} but this object runs on the "
+            f"'{self.name}' backend{here}; bring it to the host first with "
+            f"nnfs_gpu.to_numpy(array), or create the object under the backend that owns the array"
+        )
 
     def asfloat(self, data: Any) -> Any:
         """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
         if self.owns(data):
             return data if data.dtype == self.dtype else self.xp.astype(data, self.dtype)
         if is_host(data):  # cast on the host: fewer bytes to move
-            return self.asarray(np.asarray(data).astype(self.dtype_name, copy=False))
-        return self.asarray(data)  # another backend's array: refused, with both names
+            return self.asarray(host_array(data).astype(self.dtype_name, copy=False))
+        return self.asarray(data, self.dtype)  # on this device without a copy, or refused with both names
 
     def zeros(self, shape: tuple[int, ...]) -> Any:
         return self.xp.zeros(shape, dtype=self.dtype, device=self.device)
