@@ -16,8 +16,7 @@ import numpy as np
 
 from ._bound import BackendBound, PassMean
 from .activations import Softmax
-from .backends import is_host
-from .backends.base import running_sum
+from .backends.base import host_array, running_sum
 
 #: how far a row of 2-D categorical targets may sum from 1 (probabilities rounded to a few digits pass)
 ROW_SUM_TOLERANCE = 1e-3
@@ -62,9 +61,9 @@ class Loss(PassMean):
         checked, as the book's loops pass it); device targets by shape and dtype only, so that
         nothing is read back."""
         given = y
-        if is_host(y):
+        if self.backend.comes_from_host(y):
             checked = checked or (backward and y is self.forward_targets)
-            y = np.asarray(y)
+            y = host_array(y)
         self.check_targets(y, *shape, values=not checked)
         if not backward:
             self.forward_targets = given
@@ -76,7 +75,7 @@ class Loss(PassMean):
         if tuple(y.shape) != (samples, outputs):
             hint = "; reshape them with y.reshape(-1, 1)" if y.ndim == 1 and outputs == 1 else ""
             raise ValueError(f"targets of shape {tuple(y.shape)} do not match predictions of shape {(samples, outputs)}{hint}")
-        if is_host(y):
+        if self.backend.comes_from_host(y):
             if y.dtype.kind not in "iubf":
                 raise TypeError(f"targets must be numbers, got dtype {y.dtype}")
             if values:
@@ -175,10 +174,11 @@ class CategoricalCrossentropy(Loss):
             raise ValueError(f"labels must be 1-D class indices or 2-D one-hot rows, got shape {tuple(y.shape)}")
         if y.shape[0] != samples:
             raise ValueError(f"got {y.shape[0]} labels for {samples} samples")
-        integral = y.dtype.kind in "iub" if is_host(y) else is_integral(self.backend.xp, y.dtype)
+        host = self.backend.comes_from_host(y)
+        integral = y.dtype.kind in "iub" if host else is_integral(self.backend.xp, y.dtype)
         if not integral:
             raise TypeError(f"class labels must be integers, got dtype {y.dtype}; convert them with y.astype(int)")
-        if values and is_host(y) and y.size and (y.min() < 0 or y.max() >= outputs):
+        if values and host and y.size and (y.min() < 0 or y.max() >= outputs):
             raise ValueError(
                 f"labels must lie in [0, {outputs - 1}] for {outputs} outputs, got values from {y.min()} to {y.max()}"
             )

@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import is_host
+from ..backends.base import host_array
 from .arguments import check_batch_size
 
 
 def split_validation(X: Any, y: Any, fraction: float, backend: Any) -> tuple[Any, Any, tuple[Any, Any]]:
     """A random ``fraction`` of the samples held out for validation (drawn from NumPy's global RNG,
     so seeds reproduce; a random share, since data sets often come sorted by class)."""
-    X, y = (np.asarray(data) if is_host(data) else data for data in (X, y))
+    X, y = (host_array(data) if backend.comes_from_host(data) else data for data in (X, y))
     samples = X.shape[0] if getattr(X, "ndim", 0) else 0
     held_out = round(samples * fraction)
     if not 0 < held_out < samples:
@@ -23,7 +23,7 @@ def split_validation(X: Any, y: Any, fraction: float, backend: Any) -> tuple[Any
     training, validation = order[held_out:], order[:held_out]
 
     def rows(data: Any, chosen: np.ndarray) -> Any:
-        if is_host(data):
+        if isinstance(data, np.ndarray):
             return data[chosen]
         return backend.xp.take(data, backend.asarray(chosen), axis=0)
 
@@ -41,8 +41,9 @@ def batch_slices(samples: int, batch_size: int | None) -> list[slice]:
 def prepare_inputs(model: Any, X: Any) -> Any:
     """Checks inputs (on the host when they are host data) and moves them to the backend once."""
     backend = model.backend
-    if is_host(X):
-        X = np.asarray(X, order="C")  # whatever the layout given: a BLAS may round the products of another differently
+    host = backend.comes_from_host(X)
+    if host:
+        X = np.asarray(host_array(X), order="C")  # whatever the layout given: a BLAS may round the products of another differently
         if X.dtype.kind not in "iubf":
             raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
     shape = tuple(X.shape)
@@ -53,7 +54,7 @@ def prepare_inputs(model: Any, X: Any) -> Any:
         )
     if shape[0] == 0:
         raise ValueError("got no samples (inputs of shape (0, ...)); pass at least one")
-    if is_host(X):
+    if host:
         if X.dtype.kind == "f" and not _all_finite(np, X):
             row = int(np.argwhere(~np.isfinite(X))[0][0])
             raise ValueError(f"inputs contain NaN or infinity (first in row {row}); clean the data first")
