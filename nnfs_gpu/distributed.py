@@ -136,16 +136,23 @@ class Communicator:
         """Every rank's ``text``, in rank order (padded to one length, so one timed all-gather does)."""
         data = text.encode("utf-8")
         width = self.host_max(len(data))
-        mine = np.frombuffer(data.ljust(width, b" "), dtype=np.uint8)
-        everyone = np.empty((self.size, width), dtype=np.uint8)
-        self._wait(self.comm.Iallgather(mine, everyone), "an all-gather")
+        everyone = self._allgather_rows(np.frombuffer(data.ljust(width, b" "), dtype=np.uint8))
         return [row.tobytes().decode("utf-8").rstrip(" ") for row in everyone]
 
+    def _allgather_rows(self, mine: np.ndarray) -> np.ndarray:
+        """Every rank's byte row ``mine`` (one length on all), one row per rank in rank order."""
+        everyone = np.empty((self.size, mine.size), dtype=np.uint8)
+        self._wait(self.comm.Iallgather(mine, everyone), "an all-gather")
+        return everyone
+
     def abort(self, message: str, code: int = 1) -> NoReturn:
-        """Ends every rank: prints why on this rank, then MPI_Abort (no rank is left waiting)."""
+        """Ends every rank: prints why on this rank, then stops them all (MPI_Abort; no rank is left waiting)."""
         self.aborting = True
-        abort_ranks(self.rank, self.size, message, self.comm.Abort, code)
+        abort_ranks(self.rank, self.size, message, self._stop_every_rank, code)
         raise SystemExit(code)  # MPI_Abort may return before the launcher ends this process
+
+    def _stop_every_rank(self, code: int) -> None:
+        self.comm.Abort(code)
 
     @contextlib.contextmanager
     def stopping_all_on_error(self) -> Iterator[None]:
@@ -234,7 +241,12 @@ def nccl_available() -> bool:
 
 
 def communicator(backend: Backend, timeout: float | None = None) -> Communicator:
-    """The communicator for ``backend``: NCCL for CuPy when available, MPI over host buffers otherwise."""
+    """The communicator for ``backend``: torch.distributed for torch (``torch_distributed.py``),
+    NCCL for CuPy when available, MPI over host buffers otherwise."""
+    if backend.name == "torch":
+        from .torch_distributed import TorchCommunicator
+
+        return TorchCommunicator(backend, timeout)
     if backend.name == "cupy" and nccl_available():
         return NcclCommunicator(backend, timeout)
     return Communicator(backend, timeout)
