@@ -1,0 +1,32 @@
+"""Run under torchrun by tests/test_torch_distributed.py: distributed training of the torch backend
+on the CPU (gloo), on the data and model of the MPI tests.
+
+Usage: train_torch_ranks.py OUT_DIR MODE [TIMEOUT]
+MODE: 'train' (train, save parameters and history per rank), 'hang' (rank 1 never joins the
+collectives), 'mismatch' (rank 1 trains with another batch size, epoch count and hidden width).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import nnfs_gpu
+from nnfs_gpu.torch_distributed import TorchCommunicator
+from spec import build_model, training_data
+
+out, mode = Path(sys.argv[1]), sys.argv[2]
+timeout = float(sys.argv[3]) if len(sys.argv) > 3 else None
+comm = TorchCommunicator(nnfs_gpu.set_backend("torch", device="cpu"), timeout=timeout)
+np.random.seed(100 + comm.rank)  # ranks start different; rank 0's weights must win
+odd_one = comm.rank == 1
+model = build_model(hidden=16 if mode == "mismatch" and odd_one else 32)
+X, y, X_val, y_val = training_data()
+settings = {"epochs": 4, "batch_size": 32} if mode == "mismatch" and odd_one else {"epochs": 3, "batch_size": 64}
+if mode == "hang" and odd_one:
+    time.sleep(600)
+
+history = model.train(X, y, shuffle=True, print_every=2, validation_data=(X_val, y_val), distributed=comm, **settings)
+np.savez(out / f"rank{comm.rank}.npz", *[nnfs_gpu.to_numpy(array) for pair in model.get_parameters() for array in pair],
+         loss=np.array(history["loss"]), accuracy=np.array(history["accuracy"]))
