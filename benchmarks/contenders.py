@@ -37,16 +37,18 @@ def chapter10_trainer(names: object, workload: Workload, X: np.ndarray, y: np.nd
     return train
 
 
-def nnfs_gpu_contender(backend_name: str) -> Callable[[Workload, np.ndarray, np.ndarray], Trainer]:
+def nnfs_gpu_contender(backend_name: str, **options: str) -> Callable[[Workload, np.ndarray, np.ndarray], Trainer]:
+    """nnfs_gpu on ``set_backend(backend_name, **options)`` (a device for torch)."""
+
     def prepare(workload: Workload, X: np.ndarray, y: np.ndarray) -> Trainer:
         import nnfs_gpu
 
         if workload.loop != "model":
             import nnfs_gpu.book
 
-            backend = nnfs_gpu.set_backend(backend_name)
+            backend = nnfs_gpu.set_backend(backend_name, **options)
             return chapter10_trainer(nnfs_gpu.book, workload, X, y, workload.loop == "script"), backend.synchronize
-        with nnfs_gpu.use_backend(backend_name) as backend:
+        with nnfs_gpu.use_backend(backend_name, **options) as backend:
             np.random.seed(0)
             model = nnfs_gpu.Model()
             for index, (n_in, n_out) in enumerate(zip(workload.sizes, workload.sizes[1:])):

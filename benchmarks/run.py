@@ -59,8 +59,10 @@ def available_contenders() -> dict[str, tuple[Callable, str]]:
         found["nnfs_gpu[cupy]"] = (contenders.nnfs_gpu_contender("cupy"), "cupy")
     found["book-numpy"] = (contenders.book_contender, "numpy")
     if has_module("torch"):
+        found["nnfs_gpu[torch-cpu]"] = (contenders.nnfs_gpu_contender("torch", device="cpu"), "torch-cpu")
         found["torch-cpu"] = (contenders.torch_contender("cpu"), "torch-cpu")
         if torch_has_cuda():
+            found["nnfs_gpu[torch-cuda]"] = (contenders.nnfs_gpu_contender("torch", device="cuda"), "torch-cuda")
             found["torch-cuda"] = (contenders.torch_contender("cuda"), "torch-cuda")
     return found
 
@@ -255,7 +257,8 @@ def ratios(results: dict[str, dict[str, dict[str, Any]]], ceilings: dict[str, fl
     """The comparisons the project is judged on, each as 'a is N x b' or 'a reaches N % of a ceiling'."""
     rows = []
     pairs = [("nnfs_gpu[numpy]", "book-numpy"), ("nnfs_gpu[numpy]", "torch-cpu"), ("nnfs_gpu[cupy]", "torch-cuda"),
-             ("nnfs_gpu[cupy]", "nnfs_gpu[numpy]"), ("nnfs_gpu[cupy]", "book-numpy")]
+             ("nnfs_gpu[cupy]", "nnfs_gpu[numpy]"), ("nnfs_gpu[cupy]", "book-numpy"),
+             ("nnfs_gpu[torch-cpu]", "torch-cpu"), ("nnfs_gpu[torch-cuda]", "torch-cuda")]
     for workload, timings in results.items():
         for ours, theirs in pairs:
             if ours in timings and theirs in timings:
@@ -269,11 +272,11 @@ def ratios(results: dict[str, dict[str, dict[str, Any]]], ceilings: dict[str, fl
 
 
 def print_report(results: dict[str, dict[str, dict[str, Any]]], ceilings: dict[str, float], rows: list[dict[str, Any]]) -> None:
-    print(f"\n{'workload':9}{'contender':18}{'median s':>10}{'spread s':>16}{'samples/s':>12}{'GFLOP/s':>9}{'% ceil':>8}{'peak MB':>9}")
+    print(f"\n{'workload':9}{'contender':22}{'median s':>10}{'spread s':>16}{'samples/s':>12}{'GFLOP/s':>9}{'% ceil':>8}{'peak MB':>9}")
     for workload, timings in results.items():
         for name, t in timings.items():
             memory = "-" if t["peak_memory_mb"] is None else f"{t['peak_memory_mb']:.1f}"
-            print(f"{workload:9}{name:18}{t['median_s']:10.4f}{t['min_s']:8.4f}-{t['max_s']:<7.4f}"
+            print(f"{workload:9}{name:22}{t['median_s']:10.4f}{t['min_s']:8.4f}-{t['max_s']:<7.4f}"
                   f"{t['samples_per_s']:12.0f}{t['gflops']:9.1f}{t.get('percent_of_gemm_ceiling', 0):7.1f}%{memory:>9}")
     print("\nfloat32 GEMM ceilings (GFLOP/s, %dx%d @ %dx%d): " % (GEMM_SHAPE[0], GEMM_SHAPE[1], GEMM_SHAPE[1], GEMM_SHAPE[2])
           + ", ".join(f"{library} {value:.0f}" for library, value in ceilings.items()))
