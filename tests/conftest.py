@@ -1,4 +1,5 @@
-"""One backend fixture drives the suite: numpy and strict always, cupy when a CUDA device is usable."""
+"""One backend fixture drives the suite: numpy and strict always, torch (on its CPU device) when
+PyTorch is installed, cupy when a CUDA device is usable."""
 
 from __future__ import annotations
 
@@ -18,16 +19,20 @@ from nnfs_gpu import backends
 #: the ``run`` fixture of the in-process command-line tests
 pytest_plugins = ["cli_support"]
 
-BACKEND_NAMES = ["numpy", "strict", pytest.param("cupy", marks=pytest.mark.gpu)]
+BACKEND_NAMES = ["numpy", "strict", pytest.param("torch", marks=pytest.mark.torch),
+                 pytest.param("cupy", marks=pytest.mark.gpu)]
+#: backends whose library the test environment may lack: skipped (and counted) with the reason
+OPTIONAL_BACKENDS = ("cupy", "torch")
 
 
 @pytest.fixture(params=BACKEND_NAMES)
 def backend_name(request: pytest.FixtureRequest) -> str:
-    """A backend name; cupy is skipped (and counted) without a GPU, the others must be usable."""
+    """A backend name; cupy is skipped (and counted) without a GPU and torch without PyTorch, the
+    others must be usable."""
     name = request.param
     reason = nnfs_gpu.available_backends()[name].reason
     if reason is not None:
-        if name == "cupy":
+        if name in OPTIONAL_BACKENDS:
             pytest.skip(reason)
         pytest.fail(f"backend {name!r} must be usable in the test environment: {reason}")
     return name

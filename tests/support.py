@@ -77,6 +77,24 @@ BOOK_PRECISION_ULPS = 3
 REORDERED_TOLERANCE = {"float32": {"rtol": 1e-5, "atol": 1e-7}, "float64": {"rtol": 1e-12, "atol": 1e-15}}
 
 
+# -- across libraries on the CPU: torch's CPU device against NumPy ----------------------------------
+#
+# torch's element-wise +, -, *, / round as IEEE arithmetic, like NumPy's (bit for bit), but its
+# sqrt, exp and log come from MKL's vector math (VML): within 1 ulp of the exact result, where
+# NumPy's float32 sqrt is exact and its SIMD exp and log are within 2 and 3 ulp (measured over 10⁶
+# float32 inputs, torch 2.13.0+cpu, NumPy 2: sqrt 0/1, exp 2/1, log 3/1 ulp, NumPy/torch), so the
+# two lie within CROSS_DEVICE_ULPS["transcendental"] of each other; its GEMMs and sums are MKL's and
+# oneDNN's, which sum in another order than OpenBLAS and NumPy (and in another one for another shape
+# or memory layout): the "reduction" agreement, REORDERED_TOLERANCE for a network's outputs.
+#: backends whose arithmetic is not NumPy's (another device, another math library): a test that
+#: compares their results with NumPy's holds them to the bounds of this section, not to equal bits
+REROUNDING_BACKENDS = ("cupy", "torch")
+#: a float32 optimizer step on torch's CPU against the book's NumPy arithmetic: the one sqrt of an
+#: Adagrad, RMSprop or Adam step may be 1 ulp off, and so may the division it feeds (1 ulp of the
+#: step) and the parameter it is added to (1 more): 2 ulp a step, 4 over the two steps of a test
+TORCH_UPDATE_ULPS = 4
+
+
 def ulp_distance(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """How many representable values lie between ``actual`` and ``expected`` (0 for equal bits,
     also for two NaNs of any payload; +0 and -0 are one apart)."""
