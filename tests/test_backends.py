@@ -14,14 +14,14 @@ import pytest
 
 import nnfs_gpu
 from nnfs_gpu import Backend, BackendUnavailableError, Dense, ForeignArrayError
-from nnfs_gpu.backends import CupyBackend, NumpyBackend, StrictBackend
+from nnfs_gpu.backends import CupyBackend, NumpyBackend, StrictBackend, TorchBackend
 from support import BOOK_PRECISION_ULPS, REROUNDING_BACKENDS, assert_sum_within_bound, assert_within_ulps, host
 
 
-def test_importing_never_imports_cupy():
-    code = "import sys, nnfs_gpu, nnfs_gpu.book, nnfs_gpu.datasets; print('cupy' in sys.modules)"
+def test_importing_never_imports_cupy_or_torch():
+    code = "import sys, nnfs_gpu, nnfs_gpu.book, nnfs_gpu.datasets; print('cupy' in sys.modules, 'torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "False False"
 
 
 def test_available_backends_reports_every_backend_with_a_reason():
@@ -48,6 +48,12 @@ def test_bad_options_are_refused(options, message):
 def hide_cupy(monkeypatch):
     """Makes 'import cupy' fail, as on a machine where CuPy is not installed."""
     monkeypatch.setitem(sys.modules, "cupy", None)
+
+
+def no_gpu_library(monkeypatch):
+    """Makes 'import cupy' and 'import torch' fail, as on a machine without a GPU library."""
+    hide_cupy(monkeypatch)
+    monkeypatch.setitem(sys.modules, "torch", None)
 
 
 def cupy_without_device(monkeypatch):
@@ -84,14 +90,16 @@ def test_real_cupy_without_a_gpu_fails_cleanly_in_a_fresh_process():
     assert "no CUDA device was found" in last_line
 
 
-@pytest.mark.parametrize("cupy_state", [hide_cupy, cupy_without_device])
-def test_auto_falls_back_to_numpy_with_one_line(monkeypatch, fresh_selection, caplog, cupy_state):
+@pytest.mark.parametrize("cupy_state, level", [(no_gpu_library, logging.INFO), (cupy_without_device, logging.WARNING)])
+def test_auto_falls_back_to_numpy_with_one_line(monkeypatch, fresh_selection, caplog, cupy_state, level):
+    """At WARNING when CuPy is installed but cannot run: its user evidently wanted a GPU."""
     cupy_state(monkeypatch)
     with caplog.at_level(logging.INFO, logger="nnfs_gpu"):
-        backend = nnfs_gpu.set_backend("auto")
+        for _ in range(2):
+            backend = nnfs_gpu.set_backend("auto")
     assert backend.name == "numpy"
-    assert len(caplog.records) == 1
-    assert "'auto' chose numpy" in caplog.records[0].getMessage()
+    (record,) = caplog.records
+    assert "'auto' chose numpy" in record.getMessage() and record.levelno == level
 
 
 def test_auto_takes_cupy_when_it_is_usable(monkeypatch, fresh_selection, caplog):
@@ -233,7 +241,7 @@ def public_members(cls: type) -> dict[str, inspect.Signature | None]:
     return members
 
 
-@pytest.mark.parametrize("backend_class", [NumpyBackend, StrictBackend, CupyBackend])
+@pytest.mark.parametrize("backend_class", [NumpyBackend, StrictBackend, CupyBackend, TorchBackend])
 def test_every_backend_implements_the_same_interface(backend_class):
     """As thinc's test_ops_consistency: no backend adds public API or changes a signature."""
     base = public_members(Backend)
@@ -298,7 +306,7 @@ def test_the_usual_names_of_the_devices_are_aliases(fresh_selection, alias, name
 
 
 def test_auto_says_its_choice_once_in_one_short_info_line(monkeypatch, fresh_selection, caplog):
-    hide_cupy(monkeypatch)
+    no_gpu_library(monkeypatch)
     with caplog.at_level(logging.DEBUG, logger="nnfs_gpu"):
         for _ in range(3):
             nnfs_gpu.set_backend("auto")

@@ -181,7 +181,7 @@ def _create_named(asked: str, options: dict[str, Any], source: str) -> Backend:
     reason = _unavailable_reason(factory, device)
     if reason is not None:
         where = "" if device is None else f" on device {str(device)!r}"
-        if name != asked and asked in ALIAS_DEVICES and "torch" in _registry:  # neither CuPy nor torch
+        if name == "cupy" and asked in ("cuda", "gpu") and "torch" in _registry:  # neither CuPy nor torch
             torch_reason = _unavailable_reason(_registry["torch"], device or ALIAS_DEVICES[asked])
             reason += f"; nor can torch run on {device or ALIAS_DEVICES[asked]!r}: {torch_reason}"
         raise BackendUnavailableError(f"backend {name!r}{source}{where} is not available: {reason}")
@@ -227,6 +227,8 @@ def _idle_gpu_library(cupy_reason: str) -> tuple[str, str] | None:
     torch (any but a '+cpu' wheel) that can use neither CUDA nor MPS."""
     if _installed("cupy"):
         return "cupy", cupy_reason
+    if not _installed("torch"):
+        return None
     try:
         cpu_only = "+cpu" in importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:

@@ -32,6 +32,10 @@ def info_command(args: argparse.Namespace) -> int:
     if cupy is not None:
         print(f"cuda runtime: {_cuda_version(cupy.cuda.runtime.runtimeGetVersion)}")
         print(f"cuda driver: {_cuda_version(cupy.cuda.runtime.driverGetVersion)}")
+    torch = import_module("torch")
+    print(f"torch: {torch.__version__ if torch else _module_version('torch')}")
+    if torch is not None:
+        print(f"torch devices: {', '.join(torch_devices(torch))}")
     statuses = nnfs_gpu.available_backends()
     print("backends:")
     for name, status in statuses.items():
@@ -47,11 +51,33 @@ def info_command(args: argparse.Namespace) -> int:
 
 def import_cupy() -> Any:
     """CuPy, or None when it is not installed or fails to import."""
+    return import_module("cupy")
+
+
+def import_module(name: str) -> Any:
+    """The module ``name``, or None when it is not installed or fails to import."""
     try:
-        import cupy
+        return __import__(name)
     except Exception:
         return None
-    return cupy
+
+
+def torch_devices(torch: Any) -> list[str]:
+    """The devices the torch backend can run on here (``set_backend('torch', device=...)``), each
+    accelerator with its name, or why torch cannot use it."""
+    from nnfs_gpu.backends.torch_backend import TorchBackend
+
+    devices = ["cpu"]
+    for kind in ("cuda", "mps", "xpu"):
+        reason = TorchBackend.unavailable_reason(kind)
+        if reason is not None:
+            devices.append(f"{kind} (not usable: {reason.split(';')[0]})")
+            continue
+        count = torch.mps.device_count() if kind == "mps" else getattr(torch, kind).device_count()
+        for index in range(count):
+            name = getattr(torch, kind).get_device_name(index) if kind != "mps" else "Apple GPU"
+            devices.append(f"{kind}:{index} ({name})")
+    return devices
 
 
 def _module_version(module: str) -> str:

@@ -57,13 +57,18 @@ def layer_sizes(text: str) -> tuple[int, ...]:
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", help=f"numpy (or cpu), cupy (or cuda, gpu), strict or auto (default: ${ENV_VAR}, else auto)")
+    parser.add_argument("--backend", help=f"numpy (or cpu), cupy (or cuda, gpu), torch (mps: torch on Apple's GPU), "
+                                          f"strict or auto (default: ${ENV_VAR}, else auto)")
+    parser.add_argument("--device", help="the backend's device: torch's cpu, cuda, cuda:1, mps or xpu (default: the "
+                                         "backend's own: torch's cpu)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
 
 
-def select_backend(name: str | None, dtype: str) -> Backend:
-    """Makes the backend ``--backend`` names (else the environment's, else 'auto') current."""
-    return nnfs_gpu.set_backend(create_requested(name, dtype=dtype))
+def select_backend(args: argparse.Namespace) -> Backend:
+    """Makes the backend ``--backend`` names (else the environment's, else 'auto') current, on
+    ``--device`` when given, in ``--dtype``."""
+    device = {} if args.device is None else {"device": args.device}
+    return nnfs_gpu.set_backend(create_requested(args.backend, dtype=args.dtype, **device))
 
 
 def check_output_files(outputs: list[tuple[str, str, str | Path]], inputs: list[Path],

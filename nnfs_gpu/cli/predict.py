@@ -48,7 +48,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser, data_help: str) -> Non
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Prints a saved model's loss and accuracy on a data file."""
-    select_backend(args.backend, args.dtype)
+    select_backend(args)
     model = load_model(args.model)
     task = model_task(model)
     data = read_data_file(args.data)
@@ -66,7 +66,7 @@ def predict_command(args: argparse.Namespace) -> int:
         if Path(args.output).suffix.lower() not in PREDICTION_SUFFIXES:
             raise UsageError(f"--output {args.output}: predictions are written as {' or '.join(PREDICTION_SUFFIXES)}")
         check_output_files([("--output", args.output, args.output)], [Path(args.model), Path(args.data)])
-    select_backend(args.backend, args.dtype)
+    select_backend(args)
     model = load_model(args.model)
     regressor = isinstance(model.output_layer_activation, Linear)
     if args.probabilities and regressor:

@@ -112,11 +112,11 @@ def train_command(args: argparse.Namespace) -> int:
         raise UsageError("--collective-timeout goes with --distributed")
     if not args.distributed:
         _check_outputs(args)
-        return _train(args, select_backend(args.backend, args.dtype), None)
+        return _train(args, select_backend(args), None)
     with stopping_launch_on_error():  # before MPI runs: an error here must not leave the other ranks waiting
         if chosen_name(args.backend) == "cupy" and nnfs_gpu.available_backends()["cupy"].available:
             use_local_gpu()  # before the backend is made: each rank takes its own GPU
-        backend = select_backend(args.backend, args.dtype)
+        backend = select_backend(args)
         comm = communicator(backend, args.collective_timeout)
     with comm.stopping_all_on_error():  # a bad file on one rank must not leave the others waiting
         if comm.rank == 0:  # the rank that writes the outputs
