@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from . import checks
 from ._bound import PassMean
 from .activations import Softmax
+from .backends import is_host
 
 
 class Accuracy(PassMean):
@@ -114,10 +117,11 @@ class Regression(Accuracy):
         return "acc" if self.precision is None else f"acc(|error|<{self.precision:.3g})"
 
     def init(self, y: Any, reinit: bool = False) -> None:
+        """The scale is computed on the host in float64 (a device may have no float64: MPS); targets
+        on the device are read back for it once, before training starts."""
         if self.precision is None or reinit:
-            xp = self.backend.xp
-            y = xp.astype(self.backend.asarray(y), xp.float64)
-            scale = float(xp.std(y)) or float(xp.max(xp.abs(y))) or 1.0
+            y = (np.asarray(y) if is_host(y) else self.backend.to_numpy(self.backend.asarray(y))).astype(np.float64)
+            scale = float(np.std(y)) or float(np.max(np.abs(y))) or 1.0
             self.precision = scale / 250
 
     def compare(self, predictions: Any, y: Any) -> Any:

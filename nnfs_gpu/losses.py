@@ -67,7 +67,7 @@ class Loss(PassMean):
         self.check_targets(y, *shape, values=not checked)
         if not backward:
             self.forward_targets = given
-        return self._computable(self.backend.asarray(y), dtype)
+        return self._computable(y, dtype)
 
     def check_targets(self, y: Any, samples: int, outputs: int, *, values: bool = True) -> None:
         """Checks the shape and dtype of targets for a ``(samples, outputs)`` prediction, and the
@@ -87,8 +87,12 @@ class Loss(PassMean):
             raise ValueError("targets contain NaN or infinity; clean the data before training")
 
     def _computable(self, y: Any, dtype: Any) -> Any:
-        """Targets in the form the formula computes with: floats of the predictions' ``dtype``, or as
-        the backend converts floats (book precision keeps float64 targets, as the book's NumPy does)."""
+        """Targets (host data or this backend's) on this backend in the form the formula computes
+        with: floats of the predictions' ``dtype``, or as the backend converts floats (book precision
+        keeps float64 targets, as the book's NumPy does). Host targets are cast on the host before
+        they move, so a device without float64 (MPS) never receives a float64 array."""
+        if is_host(y):
+            return self.backend.asfloat(y)
         return y if y.dtype == dtype else self.backend.asfloat(y)
 
     # -- the book's protocol --------------------------------------------------------------------
@@ -201,7 +205,7 @@ class CategoricalCrossentropy(Loss):
             )
 
     def _computable(self, y: Any, dtype: Any) -> Any:
-        return y if y.ndim == 1 else super()._computable(y, dtype)
+        return self.backend.asarray(y) if y.ndim == 1 else super()._computable(y, dtype)
 
     def _forward(self, y_pred: Any, y_true: Any) -> Any:
         backend = self.backend
