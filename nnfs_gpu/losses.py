@@ -91,7 +91,7 @@ class Loss(PassMean):
         with: floats of the predictions' ``dtype``, or as the backend converts floats (book precision
         keeps float64 targets, as the book's NumPy does). Host targets are cast on the host before
         they move, so a device without float64 (MPS) never receives a float64 array."""
-        if is_host(y):
+        if self.backend.comes_from_host(y):
             return self.backend.asfloat(y)
         return y if y.dtype == dtype else self.backend.asfloat(y)
 
