@@ -74,7 +74,13 @@ class TorchCommunicator(Communicator):
             self.dist.init_process_group(engine, timeout=limit)
         else:
             self.dist.init_process_group(engine, store=self.dist.HashStore(), rank=0, world_size=1, timeout=limit)
-        atexit.register(self.dist.destroy_process_group)  # left to the interpreter's exit, gloo's threads may abort it
+        atexit.register(self._leave_group)
+
+    def _leave_group(self) -> None:
+        """Ends the group this communicator made (unless the program did): left to the interpreter's
+        exit, gloo's threads may abort the process after its work is done."""
+        if self.dist.is_initialized():
+            self.dist.destroy_process_group()
 
     def _prepare_watchdog_thread(self) -> None:
         """The thread polls this rank's CUDA events, so it works on this rank's GPU."""
