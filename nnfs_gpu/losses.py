@@ -16,7 +16,7 @@ import numpy as np
 
 from ._bound import BackendBound, PassMean
 from .activations import Softmax
-from .backends.base import host_array, running_sum
+from .backends.base import running_sum
 
 #: how far a row of 2-D categorical targets may sum from 1 (probabilities rounded to a few digits pass)
 ROW_SUM_TOLERANCE = 1e-3
@@ -63,7 +63,7 @@ class Loss(PassMean):
         given = y
         if self.backend.comes_from_host(y):
             checked = checked or (backward and y is self.forward_targets)
-            y = host_array(y)
+            y = self.backend.host_data(y)
         self.check_targets(y, *shape, values=not checked)
         if not backward:
             self.forward_targets = given

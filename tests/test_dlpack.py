@@ -22,11 +22,11 @@ def spiral() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def run(X, y) -> dict:
-    """Everything a Model does with its inputs, from one seed: train (with a validation split and
-    validation data), evaluate, predict, and a layer's and a loss's own calls."""
+def run(X, y, **options: str) -> dict:
+    """Everything a Model does with its inputs, from one seed, on the NumPy backend with ``options``:
+    train (with a validation split and validation data), evaluate, predict, a layer's and a loss's calls."""
     np.random.seed(11)
-    with nnfs_gpu.use_backend("numpy"):
+    with nnfs_gpu.use_backend("numpy", **options):
         model = classifier(Dense(2, 8), ReLU(), Dense(8, 3), Softmax())
         history = model.train(X, y, epochs=3, batch_size=32, shuffle=True, validation_split=0.2, verbose=False)
         history_with_data = model.train(X, y, epochs=2, validation_data=(X, y), verbose=False)
@@ -51,11 +51,14 @@ def assert_same(actual, expected) -> None:
         np.testing.assert_array_equal(actual, expected)
 
 
-def test_torch_cpu_tensors_give_the_numbers_of_numpy_arrays_and_are_never_written():
+@pytest.mark.parametrize("options", [{}, {"dtype": "float64"}, {"precision": "book"}], ids=["float32", "float64", "book"])
+def test_torch_cpu_tensors_give_the_numbers_of_numpy_arrays_and_are_never_written(options):
+    """Book precision keeps float64 data float64, as the book's NumPy does: float64 tensors too."""
     X, y = spiral()
+    X = X.astype(np.float64) + 1e-9 if options else X  # beyond float32: a cast would show
     tensors = torch.from_numpy(X.copy()), torch.from_numpy(y.copy())
     untouched = [tensor.clone() for tensor in tensors]
-    assert_same(run(*tensors), run(X, y))
+    assert_same(run(*tensors, **options), run(X, y, **options))
     for tensor, before in zip(tensors, untouched):
         assert torch.equal(tensor, before)
 
@@ -109,6 +112,24 @@ class HostProducer:
 
     def __dlpack_device__(self):
         return self._array.__dlpack_device__()
+
+
+@pytest.mark.filterwarnings("error")  # torch warns when it is handed read-only memory
+def test_an_array_on_the_backends_own_device_is_taken_without_a_copy():
+    """On torch's CPU backend another library's CPU array is on its own device: torch takes it
+    through DLPack, in train as in asarray (and never writes it); on a NumPy backend it is a read-only view."""
+    values = np.arange(8.0, dtype=np.float32).reshape(4, 2)
+    untouched = values.copy()
+    torch_cpu = nnfs_gpu.backends.create_backend("torch", device="cpu")
+    moved = torch_cpu.asfloat(HostProducer(values))
+    assert isinstance(moved, torch.Tensor) and moved.data_ptr() == values.ctypes.data
+    with nnfs_gpu.use_backend(torch_cpu):
+        model = classifier(Dense(2, 3), Softmax())
+        model.train(HostProducer(values), HostProducer(np.array([0, 1, 2, 0])), epochs=2, verbose=False)
+        np.testing.assert_array_equal(model.predict(HostProducer(values)), model.predict(values))
+    np.testing.assert_array_equal(values, untouched)
+    on_numpy = nnfs_gpu.backends.create_backend("numpy").asarray(HostProducer(values))
+    assert np.shares_memory(on_numpy, values) and not on_numpy.flags.writeable
 
 
 def test_to_numpy_takes_any_librarys_array():

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .dlpack import dlpack_device, host_view, is_host_producer, on_stand_in_device, to_host, where_is
+from .dlpack import HOST_LIBRARIES, dlpack_device, host_view, is_host_producer, on_stand_in_device, to_host, where_is
 
 FLOAT_DTYPES = ("float32", "float64")
 PRECISIONS = ("default", "book")
@@ -37,14 +37,8 @@ def is_host(data: Any) -> bool:
     """Whether ``data`` lives on the host: NumPy arrays, Python numbers and lists, or another
     library's array in host memory (a DLPack producer on the CPU, such as a torch CPU tensor). The
     one test of which side of the host/device boundary a value is on; a CPU backend's own arrays
-    are host data too, so code that treats its backend's arrays apart asks ``owns`` first."""
-    return array_origin(data) in ("numpy", "builtins") or is_host_producer(data)
-
-
-def host_array(data: Any) -> np.ndarray:
-    """Host data as a NumPy array: another library's (a DLPack producer) as a read-only view of its
-    memory, so that nothing copies it needlessly or writes into it."""
-    return host_view(data) if array_origin(data) not in ("numpy", "builtins") else np.asarray(data)
+    are host memory too, so code that treats a backend's arrays apart asks ``Backend.comes_from_host``."""
+    return array_origin(data) in HOST_LIBRARIES or is_host_producer(data)
 
 
 def running_sum(total: Any, batch: Any) -> Any:
@@ -178,31 +172,47 @@ class Backend:
 
     def comes_from_host(self, data: Any) -> bool:
         """Whether ``data`` is host data to check on the host and then move here: NumPy arrays and
-        Python data, and other libraries' arrays in host memory, but not this backend's own arrays
-        (a torch CPU backend's tensors are host memory, and are checked as device arrays)."""
-        return isinstance(data, np.ndarray) or (is_host(data) and not self.owns(data))
+        Python data, and other libraries' arrays in host memory; not arrays of this backend's own
+        library (a torch CPU tensor on a torch backend is checked as a device array, and torch moves it)."""
+        return isinstance(data, np.ndarray) or (is_host(data) and array_origin(data) != self.array_library)
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
-        """Puts host data (NumPy arrays, lists, scalars) or this backend's arrays on this backend.
+        """Puts host data (NumPy arrays, lists, scalars), this backend's arrays, or another library's
+        arrays that DLPack can reach (see ``_foreign``) on this backend.
 
-        An array of another backend is refused with a message naming both: moving data between
-        devices is always explicit (``other_backend.to_numpy(array)`` first).
+        An array on another device is refused with a message naming both: moving data between
+        devices is always explicit (``nnfs_gpu.to_numpy(array)`` first).
         """
         if self.owns(data):
             if dtype is None or data.dtype == dtype:
                 return data
-        elif is_host(data):
-            data = host_array(data)
+        elif array_origin(data) in HOST_LIBRARIES:
+            data = np.asarray(data)
         else:
-            data = self._from_own_device(data)
+            data = self._foreign(data)
         return self.xp.asarray(data, dtype=dtype, device=self.device)
 
-    def _from_own_device(self, data: Any) -> Any:
-        """Another library's array on this backend's device, without a copy (DLPack); any other is
-        refused, naming both devices when the array says where it is."""
+    def host_data(self, data: Any) -> np.ndarray:
+        """Host data as NumPy, to check on the host and move here; another library's through DLPack,
+        without a copy: read-only for a backend of NumPy arrays, which computes on that very memory
+        and must never write it (torch takes only writable memory: others get a writable view)."""
+        if array_origin(data) in HOST_LIBRARIES:
+            return np.asarray(data)
+        return host_view(data) if self.array_library == "numpy" else np.from_dlpack(data)
+
+    def _foreign(self, data: Any) -> Any:
+        """Another library's array as ``xp.asarray`` takes it. On this backend's device (but for a
+        backend of NumPy arrays, see ``host_data``) it is taken without a copy (DLPack). In host
+        memory it is host data: an array of this backend's own library as it is (the library moves
+        it), any other as ``host_data``. Anywhere else it is refused, naming both devices when the
+        array says where it is."""
+        probe = self.empty((1,))
+        mine = None if self.array_library == "numpy" or on_stand_in_device(probe) else dlpack_device(probe)
         device = dlpack_device(data)
-        if device is not None and not on_stand_in_device(data) and device == dlpack_device(self.empty((1,))):
+        if device is not None and device == mine and not on_stand_in_device(data):
             return self.xp.from_dlpack(data)
+        if is_host(data):
+            return data if array_origin(data) == self.array_library else self.host_data(data)
         where = where_is(data)
         where, here = ("", "") if where is None else (f" on {where}", f" on {self.device}")
         raise ForeignArrayError(
@@ -215,9 +225,9 @@ class Backend:
         """Like ``asarray``, in this backend's float dtype (inputs, gradients, parameters)."""
         if self.owns(data):
             return data if data.dtype == self.dtype else self.xp.astype(data, self.dtype)
-        if is_host(data):  # cast on the host: fewer bytes to move
-            return self.asarray(host_array(data).astype(self.dtype_name, copy=False))
-        return self.asarray(data, self.dtype)  # on this device without a copy, or refused with both names
+        if array_origin(data) in HOST_LIBRARIES:  # cast on the host: fewer bytes to move
+            return self.asarray(np.asarray(data).astype(self.dtype_name, copy=False))
+        return self.asarray(data, self.dtype)  # another library's: as ``asarray`` takes it, or refused
 
     def zeros(self, shape: tuple[int, ...]) -> Any:
         return self.xp.zeros(shape, dtype=self.dtype, device=self.device)

@@ -15,6 +15,8 @@ import numpy as np
 
 #: DLPack's device type of host memory
 CPU = 1
+#: the libraries of host data as NumPy takes it: NumPy's arrays and scalars, Python's numbers and lists
+HOST_LIBRARIES = ("numpy", "builtins")
 #: DLPack's device types, as people name them
 DEVICE_TYPES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal", 9: "vpi", 10: "rocm",
                 11: "rocm_host", 13: "cuda_managed", 14: "oneapi", 15: "webgpu", 16: "hexagon", 17: "maia"}
@@ -67,7 +69,7 @@ def host_view(data: Any) -> np.ndarray:
 def to_host(array: Any) -> np.ndarray:
     """Any array on the host as NumPy: host data as it is, a host producer's memory (shared, not
     copied), a device producer's copy (DLPack's copy to the CPU, where the producer offers one)."""
-    if type(array).__module__.split(".")[0] in ("numpy", "builtins"):
+    if type(array).__module__.split(".")[0] in HOST_LIBRARIES:
         return np.asarray(array)
     device = dlpack_device(array)
     if device is None:

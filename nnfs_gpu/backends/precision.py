@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .base import Backend, is_host
+from .base import Backend, array_origin, is_host
+from .dlpack import HOST_LIBRARIES
 
 
 class BookPrecision:
@@ -46,9 +47,11 @@ class BookPrecision:
         return xp.astype(result, arrays[0].dtype)
 
     def _is_float64(self: Any, array: Any) -> bool:
-        """Whether ``array`` (this backend's or host data) is float64."""
+        """Whether ``array`` (this backend's or host data, another library's too) is float64."""
         if self.owns(array):
             return array.dtype == self.xp.float64
+        if is_host(array) and array_origin(array) not in HOST_LIBRARIES:
+            array = self.host_data(array)
         return is_host(array) and getattr(array, "dtype", None) == np.float64
 
     def asfloat(self: Any, data: Any) -> Any:

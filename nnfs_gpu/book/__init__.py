@@ -32,7 +32,9 @@ from ..activations import Linear as Activation_Linear
 from ..activations import ReLU as Activation_ReLU
 from ..activations import Sigmoid as Activation_Sigmoid
 from ..activations import Softmax as Activation_Softmax
-from ..backends import is_host, to_numpy
+from ..backends import to_numpy
+from ..backends.base import array_origin
+from ..backends.dlpack import HOST_LIBRARIES
 from ..layers import Dense as Layer_Dense
 from ..layers import Dropout as Layer_Dropout
 from ..layers import Input as Layer_Input
@@ -93,7 +95,9 @@ class Model(_Model):
 
 
 def _to_host(value: Any) -> Any:
-    return value if is_host(value) else to_numpy(value)
+    """``value`` as NumPy takes it: NumPy and Python values as they are, any library's array (a torch
+    CPU tensor too: its methods are not NumPy's) through ``to_numpy``."""
+    return value if array_origin(value) in HOST_LIBRARIES else to_numpy(value)
 
 
 #: values that are on the host already, recognised without a closer look

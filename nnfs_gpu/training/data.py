@@ -7,14 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.base import host_array
 from .arguments import check_batch_size
 
 
 def split_validation(X: Any, y: Any, fraction: float, backend: Any) -> tuple[Any, Any, tuple[Any, Any]]:
     """A random ``fraction`` of the samples held out for validation (drawn from NumPy's global RNG,
     so seeds reproduce; a random share, since data sets often come sorted by class)."""
-    X, y = (host_array(data) if backend.comes_from_host(data) else data for data in (X, y))
+    X, y = (backend.host_data(data) if backend.comes_from_host(data) else data for data in (X, y))
     samples = X.shape[0] if getattr(X, "ndim", 0) else 0
     held_out = round(samples * fraction)
     if not 0 < held_out < samples:
@@ -25,7 +24,7 @@ def split_validation(X: Any, y: Any, fraction: float, backend: Any) -> tuple[Any
     def rows(data: Any, chosen: np.ndarray) -> Any:
         if isinstance(data, np.ndarray):
             return data[chosen]
-        return backend.xp.take(data, backend.asarray(chosen), axis=0)
+        return backend.xp.take(backend.asarray(data), backend.asarray(chosen), axis=0)
 
     return rows(X, training), rows(y, training), (rows(X, validation), rows(y, validation))
 
@@ -43,7 +42,7 @@ def prepare_inputs(model: Any, X: Any) -> Any:
     backend = model.backend
     host = backend.comes_from_host(X)
     if host:
-        X = np.asarray(host_array(X), order="C")  # whatever the layout given: a BLAS may round the products of another differently
+        X = np.asarray(backend.host_data(X), order="C")  # whatever the layout given: a BLAS may round the products of another differently
         if X.dtype.kind not in "iubf":
             raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
     shape = tuple(X.shape)
