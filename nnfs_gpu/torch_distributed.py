@@ -122,8 +122,9 @@ class TorchCommunicator(Communicator):
         return np.stack([row.numpy() for row in rows])
 
     def _stop_every_rank(self, code: int) -> None:
-        """Ends this process at once (a rank's collectives may be waiting on others); torchrun, seeing
-        a rank fail, ends the others."""
+        """Ends this process at once, as MPI_Abort would: not through the interpreter's exit, which
+        ends the process group and may wait there for collectives still queued (NCCL). torchrun,
+        seeing a rank fail, ends the others."""
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -71,6 +71,15 @@ def test_the_command_line_trains_distributed_under_torchrun(tmp_path):
     assert nnfs_gpu.Model.load(tmp_path / "spiral.model").optimizer.iterations == 5 * 3
 
 
+def test_a_failing_gloo_rank_ends_every_rank_with_its_message(tmp_path):
+    """The failing rank ends itself at once and torchrun ends the other, which waits in an
+    all-reduce: long before the collective timeout (120 s here) would."""
+    result = launch(2, tmp_path, "fail", "120")
+    assert result.returncode != 0
+    assert "nnfs_gpu: rank 1 of 2: RuntimeError: simulated failure on rank 1; stopping all ranks" in result.stderr
+    assert "did not finish within" not in result.stderr and not list(tmp_path.glob("rank*.npz"))
+
+
 def test_a_hanging_gloo_rank_is_detected_by_the_collective_timeout(tmp_path):
     result = launch(2, tmp_path, "hang", "2")
     assert result.returncode != 0

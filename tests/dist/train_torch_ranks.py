@@ -2,8 +2,9 @@
 on the CPU (gloo), on the data and model of the MPI tests.
 
 Usage: train_torch_ranks.py OUT_DIR MODE [TIMEOUT]
-MODE: 'train' (train, save parameters and history per rank), 'hang' (rank 1 never joins the
-collectives), 'mismatch' (rank 1 trains with another batch size, epoch count and hidden width).
+MODE: 'train' (train, save parameters and history per rank), 'fail' (rank 1 raises during
+training), 'hang' (rank 1 never joins the collectives), 'mismatch' (rank 1 trains with another
+batch size, epoch count and hidden width).
 """
 
 import sys
@@ -24,6 +25,15 @@ odd_one = comm.rank == 1
 model = build_model(hidden=16 if mode == "mismatch" and odd_one else 32)
 X, y, X_val, y_val = training_data()
 settings = {"epochs": 4, "batch_size": 32} if mode == "mismatch" and odd_one else {"epochs": 3, "batch_size": 64}
+if mode == "fail" and odd_one:
+    original = model.layers[0].forward
+
+    def failing_forward(inputs, training=False):
+        if model.optimizer.iterations == 3:
+            raise RuntimeError("simulated failure on rank 1")
+        original(inputs, training)
+
+    model.layers[0].forward = failing_forward
 if mode == "hang" and odd_one:
     time.sleep(600)
 
