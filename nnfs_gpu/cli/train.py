@@ -88,7 +88,8 @@ def add_parser(commands: Any) -> None:
                           "this many epochs, and keep the weights of the best epoch")
     fit.add_argument("--seed", type=seed, default=0, help="seed of NumPy's RNG: data, initial weights, shuffling (default: 0)")
     fit.add_argument("--distributed", action="store_true",
-                     help="data-parallel training over the ranks of an mpiexec launch (pip install 'nnfs_gpu[mpi]')")
+                     help="data-parallel training over the ranks of an mpiexec launch (pip install 'nnfs_gpu[mpi]'), "
+                          "or of a torchrun launch with --backend torch")
     fit.add_argument("--collective-timeout", type=positive_float, metavar="SECONDS",
                      help=f"with --distributed: stop all ranks when a collective waits longer than this "
                           f"(default: ${TIMEOUT_VAR}, else {DEFAULT_TIMEOUT_S:g})")
