@@ -22,7 +22,7 @@ from nnfs_gpu.distributed import Communicator
 DIST = Path(__file__).resolve().parent / "dist"
 sys.path.insert(0, str(DIST))
 
-from spec import build_model, training_data  # noqa: E402
+from spec import build_model, check_mismatch_named, check_ranks_equal_one_process, single_process_reference, training_data  # noqa: E402
 from support import HANG_GUARD_S
 
 
@@ -48,32 +48,14 @@ def launch(ranks: int, out: Path, mode: str, *extra: str, script: str = "train_r
     )
 
 
-def single_process_reference(scale_shift: bool = False) -> tuple[list[np.ndarray], dict[str, list[float]]]:
-    with nnfs_gpu.use_backend("numpy"):
-        np.random.seed(100)  # rank 0's seed: its weights and its shuffling are the ones every rank uses
-        model = build_model(scale_shift=scale_shift)
-        X, y, X_val, y_val = training_data()
-        history = model.train(X, y, epochs=3, batch_size=64, shuffle=True, validation_data=(X_val, y_val), verbose=False)
-    return [array for arrays in model.get_parameters() for array in arrays], history
-
-
 @pytest.mark.parametrize("ranks, mode", [(1, "train"), (2, "train"), (2, "train-scale-shift")])
 def test_ranks_hold_identical_parameters_equal_to_one_process(tmp_path, ranks, mode):
     """Also for a model holding a layer written outside the package (tests/custom_layer.py)."""
     result = launch(ranks, tmp_path, mode)
     assert result.returncode == 0, result.stderr
-    expected, history = single_process_reference(scale_shift=mode == "train-scale-shift")
+    expected, history = single_process_reference("numpy", scale_shift=mode == "train-scale-shift")
     assert len(expected) == (6 if mode == "train-scale-shift" else 4)
-    saved = [np.load(tmp_path / f"rank{rank}.npz") for rank in range(ranks)]
-    for rank_file in saved:
-        for index, reference in enumerate(expected):
-            np.testing.assert_array_equal(rank_file[f"arr_{index}"], saved[0][f"arr_{index}"])
-            np.testing.assert_allclose(rank_file[f"arr_{index}"], reference, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(rank_file["loss"], history["loss"], rtol=1e-5)
-        np.testing.assert_allclose(rank_file["accuracy"], history["accuracy"], rtol=1e-5)
-    lines = result.stdout.splitlines()
-    assert sum(line.startswith("epoch 1/3: ") for line in lines) == 1  # rank 0 alone prints
-    assert sum(", val_loss " in line for line in lines) == 3
+    check_ranks_equal_one_process(tmp_path, ranks, result.stdout, expected, history)
     assert sorted(path.name for path in tmp_path.glob("*.model")) == ["model-from-rank0.model"]
 
 
@@ -105,11 +87,7 @@ def test_a_hanging_rank_is_detected_by_the_collective_timeout(tmp_path):
 
 def test_ranks_that_would_train_different_runs_stop_with_the_differences_named(tmp_path):
     result = launch(2, tmp_path, "mismatch", "60")
-    assert result.returncode != 0
-    assert ("the ranks must train the same run, but rank 1's layers is [Dense(2, 16, weight_regularizer_l2=0.0005), "
-            "ReLU(), Dense(16, 3), Softmax()] where rank 0's is [Dense(2, 32, ") in result.stderr
-    assert "rank 1's epochs is 4 where rank 0's is 3; rank 1's batch_size is 32 where rank 0's is 64" in result.stderr
-    assert "did not finish within" not in result.stderr and not list(tmp_path.glob("rank*.npz"))
+    check_mismatch_named(tmp_path, result.returncode, result.stderr)
 
 
 def test_a_rank_failing_before_train_stops_every_rank(tmp_path):
