@@ -22,6 +22,7 @@ import numpy as np
 
 from .base import Backend
 from .cpu_threads import WORKERS
+from .scratch import CACHED_OTHER_SHAPES, cached
 from . import numba_ops
 
 #: rows up to this long are handled as a transposed copy: a few long passes instead of NumPy's
@@ -35,9 +36,8 @@ SHORT_ROW_SUM = 7
 TILED_ROW_WIDTH = 1024
 #: how many shapes of each kind of scratch array a thread keeps: those keyed by a batch size (a
 #: training run has two or three, a program predicting on many sizes must not keep one for each),
-#: and the others, keyed by a parameter's or a layer's shape (one per shape a model has)
+#: and the others, keyed by a parameter's or a layer's shape (scratch.CACHED_OTHER_SHAPES: one per shape a model has)
 CACHED_BATCH_SHAPES = 8
-CACHED_OTHER_SHAPES = 64
 
 
 #: element-wise updates of arrays at least this large run block by block: the dozen passes of an
@@ -134,12 +134,7 @@ class NumpyUfuncs(Backend):
     def _cached(self, kind: str, key: tuple, make: Any, keep: int = CACHED_OTHER_SHAPES) -> Any:
         """This thread's cached ``make()`` for ``key`` (scratch buffers, rows of zeros or ones); the
         last ``keep`` keys of each kind stay."""
-        cache = self._per_thread.__dict__.setdefault(kind, {})
-        if key not in cache:
-            if len(cache) >= keep:
-                del cache[next(iter(cache))]
-            cache[key] = make()
-        return cache[key]
+        return cached(self._per_thread, kind, key, make, keep)
 
     def _buffers(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two scratch arrays shaped like ``like``, reused by every update of that shape."""

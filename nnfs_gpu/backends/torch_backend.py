@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, Readback, array_origin
+from .base import Readback, array_origin
+from .torch_ops import TorchOps
 
 INSTALL_HINT = "pip install torch (a CUDA, ROCm or XPU build from https://pytorch.org/get-started for a GPU)"
 #: device kinds with a queue of their own, whose numbers are read back behind an event
@@ -78,7 +79,9 @@ class EventReadback(Readback):
         return [value if slot is None else slot.numpy()[()] for value, slot in zip(self._values, self._slots)]
 
 
-class TorchBackend(Backend):
+class TorchBackend(TorchOps):
+    """Torch on one of its devices, its fast paths from ``TorchOps``."""
+
     name = "torch"
     array_library = "torch"
     supports_views = True
