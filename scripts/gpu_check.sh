@@ -6,8 +6,9 @@
 # It needs python3 with CuPy, NumPy and pytest (as on the H200 image); the wheels are installed with
 # `pip install --target` into a folder put on PYTHONPATH (no venv, no ensurepip). Every step runs under
 # `timeout`, cut to what is left of the budget. OUT_DIR gets 7 files: environment.json (driver, CUDA,
-# NVRTC, CuPy, array-api-compat versions), pytest.log (the GPU tests), launch_count.json (real launches,
-# copies and syncs per step against the recording stand-in's), graph_capture.json, bench-quick.json, steps.log
+# NVRTC, CuPy, array-api-compat versions), pytest.log (the GPU tests: the parity suite on CuPy and on the
+# torch backend on CUDA, 'torch-cuda'), launch_count.json (real launches, copies and syncs per step against
+# the recording stand-in's, and the torch backend's, which must never wait), graph_capture.json, bench-quick.json, steps.log
 # (every step's output: install, demo, benchmark) and summary.json (read it first).
 # Exits non-zero when a step fails or when the CuPy tests did not run.
 # GPU_CHECK_DRY_RUN=1 prints each step with its time limit instead of running it.
@@ -64,7 +65,7 @@ fi
 export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}"
 
 step environment 30 environment.json "$PY" scripts/gpu_check_report.py environment
-step gpu-tests 120 pytest.log "$PY" -m pytest -m gpu -q -ra -p no:cacheprovider
+step gpu-tests 150 pytest.log "$PY" -m pytest -m gpu -q -ra -p no:cacheprovider
 if [ "$DRY_RUN" != 1 ]; then
     skipped=$(grep -cE '^SKIPPED .*(CuPy|CUDA)' "$OUT/pytest.log")
     echo "gpu-tests-ran $((skipped > 0)) 0" >>"$STATUS"

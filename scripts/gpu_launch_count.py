@@ -7,7 +7,8 @@ budget test counts on the stand-in), the kernels, memsets and copies the GPU ran
 that waited, as CUDA's profiling interface saw them through torch.profiler (CUPTI records every CUDA
 call of the process, CuPy's included), counted as the stand-in's are (``launch_workloads.step_counts``:
 launches are kernels and memsets, copies on their own, and the waits inside a step, which runs in a
-``record_function`` range), beside the stand-in's count (launch_workloads.STEP_COUNTS).
+``record_function`` range), beside the stand-in's count (launch_workloads.STEP_COUNTS); then the
+same steps on the torch backend on CUDA ("torch_steps"), which must never wait inside a step.
 Without a usable GPU or without torch it says why and exits 0: the counts are then missing, not zero.
 """
 
@@ -70,11 +71,11 @@ class DeviceRecording:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import cupy
+        import nnfs_gpu
         from launch_workloads import IN_STEP
         from torch.autograd import DeviceType
 
-        cupy.cuda.Device().synchronize()  # outside what is counted: the profiler stops after this
+        nnfs_gpu.get_backend().synchronize()  # outside what is counted: the profiler stops after this
         self.profiler.__exit__(*exc)
         events = list(self.profiler.events())
         steps = [(event.time_range.start, event.time_range.end) for event in events if event.name == STEP_RANGE]
@@ -97,8 +98,9 @@ def why_no_counter() -> str | None:
 
 
 def main() -> int:
-    """0 when every count matches the stand-in's, or when there is no GPU to count on; 1 when a GPU is
-    there and a count is missing, failed or differs (so gpu_check.sh's summary is not "ok")."""
+    """0 when every count matches the stand-in's and torch's steps never wait, or when there is no GPU
+    to count on; 1 when a GPU is there and a count is missing, failed or differs, or a torch step
+    waits (so gpu_check.sh's summary is not "ok")."""
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     import nnfs_gpu
 
@@ -107,18 +109,37 @@ def main() -> int:
     if reason is not None:
         print(json.dumps({"available": False, "reason": reason}, indent=1))
         return 0 if no_gpu else 1
-    from launch_workloads import STEP_COUNTS, one_step
+    from launch_workloads import STEP_COUNTS
+
+    steps = count_steps("cupy", STEP_COUNTS)
+    torch_steps = count_steps("torch-on-cuda", dict.fromkeys(STEP_COUNTS))
+    print(json.dumps({"available": True, "counter": "torch.profiler (CUPTI)", "steps": steps,
+                      "torch_steps": torch_steps}, indent=1))
+    return 0 if counts_agree(steps) and torch_never_waits(torch_steps) else 1
+
+
+def count_steps(backend: str, standins: dict[tuple[str, str], Any]) -> dict[str, dict[str, Any]]:
+    """Each workload and mode's step on ``backend`` ('cupy', or 'torch-on-cuda': torch on CUDA,
+    which has no stand-in count), counted beside its stand-in's count."""
+    import nnfs_gpu
+    from launch_workloads import one_step
 
     steps = {}
-    with nnfs_gpu.use_backend("cupy"):
-        for workload, mode in STEP_COUNTS:
+    options = {"device": "cuda"} if backend == "torch-on-cuda" else {}
+    with nnfs_gpu.use_backend(backend.removesuffix("-on-cuda"), **options):
+        for (workload, mode), standin in standins.items():
             try:
-                steps[f"{workload} {mode}"] = summarize(one_step(workload, mode, DeviceRecording, in_step),
-                                                        STEP_COUNTS[workload, mode])
+                steps[f"{workload} {mode}"] = summarize(one_step(workload, mode, DeviceRecording, in_step), standin)
             except Exception as error:  # report and go on: one failed count must not hide the others
                 steps[f"{workload} {mode}"] = {"error": f"{type(error).__name__}: {error}"}
-    print(json.dumps({"available": True, "counter": "torch.profiler (CUPTI)", "steps": steps}, indent=1))
-    return 0 if counts_agree(steps) else 1
+    return steps
+
+
+def torch_never_waits(steps: dict[str, dict[str, Any]]) -> bool:
+    """The torch backend keeps CuPy's contract: every step counted, none waits for the device, and a
+    quiet one copies nothing to the host (its launches are torch's own: no budget here)."""
+    return bool(steps) and all("error" not in step and step["syncs"] == 0
+                               and (step["copies"] == 0 or not name.endswith("quiet")) for name, step in steps.items())
 
 
 def counts_agree(steps: dict[str, dict[str, Any]]) -> bool:

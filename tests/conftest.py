@@ -1,5 +1,5 @@
 """One backend fixture drives the suite: numpy and strict always, torch (on its CPU device) when
-PyTorch is installed, cupy when a CUDA device is usable."""
+PyTorch is installed, cupy and torch on CUDA ('torch-cuda') when a CUDA device is usable."""
 
 from __future__ import annotations
 
@@ -10,25 +10,43 @@ import os
 # the other work needs, and make the suite's small products several times slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 import nnfs_gpu
 from nnfs_gpu import backends
+from nnfs_gpu.backends.torch_backend import TorchBackend
 
 #: the ``run`` fixture of the in-process command-line tests
 pytest_plugins = ["cli_support"]
 
 BACKEND_NAMES = ["numpy", "strict", pytest.param("torch", marks=pytest.mark.torch),
-                 pytest.param("cupy", marks=pytest.mark.gpu)]
-#: backends whose library the test environment may lack: skipped (and counted) with the reason
-OPTIONAL_BACKENDS = ("cupy", "torch")
+                 pytest.param("cupy", marks=pytest.mark.gpu), pytest.param("torch-cuda", marks=[pytest.mark.torch, pytest.mark.gpu])]
+#: backends whose library or device the test environment may lack: skipped (and counted) with the reason
+OPTIONAL_BACKENDS = ("cupy", "torch", "torch-cuda")
+
+
+class TorchOnCuda(TorchBackend):
+    """The torch backend on CUDA, for the GPU check (``-m gpu`` runs it beside CuPy); its name is
+    'torch', so the suite holds it to the torch backend's bounds, and to a GPU's where it asks ``on_gpu``."""
+
+    @classmethod
+    def unavailable_reason(cls, device: Any = None) -> str | None:
+        return super().unavailable_reason(device or "cuda")
+
+    def __init__(self, dtype: str = "float32", precision: str | None = None, device: Any = "cuda") -> None:
+        super().__init__(dtype, precision, device)
+
+
+nnfs_gpu.register_backend("torch-cuda", TorchOnCuda)
 
 
 @pytest.fixture(params=BACKEND_NAMES)
 def backend_name(request: pytest.FixtureRequest) -> str:
-    """A backend name; cupy is skipped (and counted) without a GPU and torch without PyTorch, the
-    others must be usable."""
+    """A backend name; cupy and torch-cuda are skipped (and counted) without a GPU and torch without
+    PyTorch, the others must be usable."""
     name = request.param
     reason = nnfs_gpu.available_backends()[name].reason
     if reason is not None:

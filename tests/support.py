@@ -88,11 +88,17 @@ REORDERED_TOLERANCE = {"float32": {"rtol": 1e-5, "atol": 1e-7}, "float64": {"rto
 # or memory layout): the "reduction" agreement, REORDERED_TOLERANCE for a network's outputs.
 #: backends whose arithmetic is not NumPy's (another device, another math library): a test that
 #: compares their results with NumPy's holds them to the bounds of this section, not to equal bits
-REROUNDING_BACKENDS = ("cupy", "torch")
+REROUNDING_BACKENDS = ("cupy", "torch", "torch-cuda")
 #: a float32 optimizer step on torch's CPU against the book's NumPy arithmetic: the one sqrt of an
 #: Adagrad, RMSprop or Adam step may be 1 ulp off, and so may the division it feeds (1 ulp of the
 #: step) and the parameter it is added to (1 more): 2 ulp a step, 4 over the two steps of a test
 TORCH_UPDATE_ULPS = 4
+
+
+def on_gpu(backend: Any) -> bool:
+    """Whether ``backend`` computes on a GPU (CuPy, torch on CUDA, MPS or XPU), where another call
+    layout may take another kernel, which sums in another order (the agreements above)."""
+    return backend.name == "cupy" or getattr(getattr(backend, "device", None), "type", None) in ("cuda", "mps", "xpu")
 
 
 def ulp_distance(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:

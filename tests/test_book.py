@@ -179,6 +179,8 @@ def run_chapter10(backend_name: str, epochs: int) -> list[str]:
 
 def test_book_chapter10_code_runs_unchanged_and_learns(backend_name):
     """The book's loop, imports changed only, learns the spiral and prints the same on every backend."""
+    if backend_name == "torch-cuda":
+        pytest.skip("NNFS_GPU_BACKEND names a backend, not a device: this program runs on torch as 'torch'")
     lines = run_chapter10(backend_name, 1001)
     assert lines[0] == "epoch: 0, acc: 0.360, loss: 1.099"
     assert len(lines) == 11

@@ -8,7 +8,7 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu import Backend
 from support import HANG_GUARD_S, assert_cross_device, assert_sum_within_bound, assert_within_bound, gemm_bound, host
-from support import softmax_bound, summation_bound, transcendental_sum_bound
+from support import on_gpu, softmax_bound, summation_bound, transcendental_sum_bound
 
 
 def assert_same(fast, generic, backend) -> None:
@@ -16,7 +16,7 @@ def assert_same(fast, generic, backend) -> None:
     bit for bit on a GPU, where the kernels ("exact" in the registry, compiled with --fmad=false)
     compute the generic code's operations in its order."""
     fast, generic = host(fast), host(generic)
-    if backend.name == "cupy" and fast.dtype.kind == "f":
+    if on_gpu(backend) and fast.dtype.kind == "f":
         assert_cross_device(fast, generic, "exact")
     else:
         np.testing.assert_array_equal(fast, generic)
@@ -25,7 +25,7 @@ def assert_same(fast, generic, backend) -> None:
 def assert_same_softmax(fast, generic, backend) -> None:
     """As ``assert_same``, but on a GPU the row kernel adds each row in its own order (the registry's
     "reduction" agreement for softmax): within ``softmax_bound``."""
-    if backend.name == "cupy":
+    if on_gpu(backend):
         assert_within_bound(fast, host(generic), softmax_bound(host(generic)), "softmax")
     else:
         assert_same(fast, generic, backend)
@@ -120,7 +120,7 @@ def test_batch_sums_and_running_totals(backend, arrays, rng, label_dtype):
         ours = [fast(probabilities, labels)[0], *fast(probabilities, labels, backend.copy(start))]
         theirs = [generic(probabilities, labels)[0], *generic(probabilities, labels, backend.copy(start))]
         for mine, reference in zip(ours, theirs):
-            if backend.name == "cupy" and op == "crossentropy_sum":
+            if on_gpu(backend) and op == "crossentropy_sum":
                 rounding = np.finfo(terms.dtype).eps * abs(float(host(reference)))
                 assert_within_bound(mine, host(reference), transcendental_sum_bound(terms) + rounding, op)
             else:
@@ -182,7 +182,7 @@ def test_sum_rows_in_book_precision_is_numpys_sum(name, rng):
 def assert_same_product(fast, generic, a, b, backend) -> None:
     """Bit for bit on the CPU; on a GPU the two calls may take different cuBLAS kernels (another
     output address or layout), which sum in another order: within the GEMM's summation bound."""
-    if backend.name == "cupy":
+    if on_gpu(backend):
         assert_sum_within_bound(fast, generic, None, bound=gemm_bound(host(a), host(b)))
     else:
         assert_same(fast, generic, backend)

@@ -104,6 +104,15 @@ def test_the_launch_count_fails_unless_every_step_matches_the_stand_in():
     assert not gpu_launch_count.counts_agree({})
 
 
+def test_a_torch_step_that_waits_or_copies_when_quiet_fails_the_count():
+    quiet, shown = {"launches": 30, "copies": 0, "syncs": 0}, {"launches": 30, "copies": 2, "syncs": 0}
+    assert gpu_launch_count.torch_never_waits({"W1 quiet": quiet, "W1 book lines": shown})
+    assert not gpu_launch_count.torch_never_waits({"W1 quiet": quiet, "W1 book lines": {**shown, "syncs": 1}})
+    assert not gpu_launch_count.torch_never_waits({"W1 quiet": {**quiet, "copies": 1}})
+    assert not gpu_launch_count.torch_never_waits({"W1 quiet": {"error": "RuntimeError: boom"}})
+    assert not gpu_launch_count.torch_never_waits({})
+
+
 def test_profiler_events_are_classified_as_the_stand_in_counts():
     classify = gpu_launch_count.classify
     assert classify("ampere_sgemm_32x32_sliced1x4_nn", on_device=True) == "kernel"

@@ -24,7 +24,7 @@ from nnfs_gpu import (
 )
 from nnfs_gpu.datasets import sine_data, spiral_data
 import support
-from support import assert_reordered, host
+from support import assert_reordered, host, on_gpu
 
 
 def spiral_classifier(dropout: float = 0.0, optimizer=None) -> Model:
@@ -51,7 +51,7 @@ def spiral():
 def assert_predictions_agree(in_batches: np.ndarray, at_once: np.ndarray, backend) -> None:
     """Predictions in batches against all at once: on a GPU another batch size may take another
     cuBLAS kernel, which sums in another order (REORDERED_TOLERANCE); on the CPU within 1e-6."""
-    if backend.name == "cupy":
+    if on_gpu(backend):
         assert_reordered(in_batches, at_once)
     else:
         np.testing.assert_allclose(in_batches, at_once, rtol=1e-6, atol=1e-7)
