@@ -40,7 +40,10 @@ class TorchOnCuda(TorchBackend):
         super().__init__(dtype, precision, device)
 
 
-nnfs_gpu.register_backend("torch-cuda", TorchOnCuda)
+#: backends this suite registers for itself, which a program it starts does not know
+TEST_BACKENDS = {"torch-cuda": TorchOnCuda}
+for _name, _factory in TEST_BACKENDS.items():
+    nnfs_gpu.register_backend(_name, _factory)
 
 
 @pytest.fixture(params=BACKEND_NAMES)

@@ -21,6 +21,7 @@ import pytest
 import nnfs_gpu
 from nnfs_gpu import Model, cli
 from nnfs_gpu.datasets import read_png, spiral_data
+from conftest import TEST_BACKENDS
 from support import HANG_GUARD_S
 
 
@@ -63,6 +64,8 @@ def test_info_reports_versions_and_every_backend_with_its_reason(tmp_path):
     assert f"numpy: {np.__version__}" in lines
     assert any(line.startswith("python: ") for line in lines)
     for name, status in nnfs_gpu.available_backends().items():
+        if name in TEST_BACKENDS:
+            continue
         assert f"  {name}: {'usable' if status.available else 'not usable: ' + status.reason}" in lines
     cupy_line = next(line for line in lines if line.startswith("cupy: "))
     if cli.info.import_cupy() is not None:  # installed: its version and the CUDA versions are shown
@@ -71,6 +74,11 @@ def test_info_reports_versions_and_every_backend_with_its_reason(tmp_path):
         assert any(line.startswith("cuda driver: ") for line in lines)
     gpu_lines = [line for line in lines if line.startswith("gpu 0: ")]
     assert bool(gpu_lines) == nnfs_gpu.available_backends()["cupy"].available
+    torch = cli.info.import_module("torch")
+    if torch is not None:  # installed: its version and the devices the torch backend can use
+        assert f"torch: {torch.__version__}" in lines
+        devices = next(line for line in lines if line.startswith("torch devices: "))
+        assert devices.startswith("torch devices: cpu, ") and "mps" in devices and "cuda" in devices
     assert all("GiB memory" in line for line in gpu_lines)
     auto = "cupy" if nnfs_gpu.available_backends()["cupy"].available else "numpy"
     assert f"default backend: auto (chooses {auto})" in lines

@@ -14,7 +14,7 @@ from nnfs_gpu import Adam, BackendUnavailableError, Dense, Dropout, ReLU, Softma
 from nnfs_gpu.backends import chosen_name, create_backend
 from nnfs_gpu.backends.torch_backend import TorchBackend, normalized_device
 from nnfs_gpu.datasets import spiral_data
-from support import classifier, host
+from support import assert_reordered, classifier, host
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'nnfs_gpu[test]')")
 pytestmark = pytest.mark.torch
@@ -161,3 +161,44 @@ def test_auto_warns_when_a_gpu_build_of_torch_reaches_no_gpu(monkeypatch, fresh_
         assert nnfs_gpu.set_backend("auto").name == "numpy"
     (record,) = caplog.records
     assert record.levelno == logging.WARNING and "no GPU for torch" in record.getMessage()
+
+
+def test_a_model_moves_to_a_torch_device_and_back():
+    with nnfs_gpu.use_backend("numpy"):
+        np.random.seed(0)
+        model = classifier(Dense(2, 8), ReLU(), Dense(8, 3), Softmax())
+        X, y = spiral_data(20, 3)
+        model.train(X, y, epochs=2, verbose=False)
+        before = host(model.predict(X))
+    model.to("torch", device="cpu")
+    assert all(layer.weights.device == torch.device("cpu") for layer in model.trainable_layers)
+    assert model.backend.name == "torch"
+    assert_reordered(model.predict(X), before)  # MKL's GEMMs: support.REROUNDING_BACKENDS
+    model.to("numpy")
+    assert model.backend.name == "numpy"
+    np.testing.assert_array_equal(host(model.predict(X)), before)  # the very parameters came back
+
+
+class StandInEvent:
+    """An event that says it has not happened until it is waited for."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def query(self) -> bool:
+        return self.done
+
+    def synchronize(self) -> None:
+        self.done = True
+
+
+def test_numbers_read_behind_an_event_come_as_numpy_scalars_once_it_has_happened():
+    from nnfs_gpu.backends.torch_backend import EventReadback
+
+    event = StandInEvent()
+    slots = [torch.tensor(2.5), None, torch.tensor(7, dtype=torch.int64)]
+    readback = EventReadback([None, 0.25, None], slots, event)
+    assert not readback.ready()
+    values = readback.values()
+    assert event.done and readback.ready()
+    assert values == [2.5, 0.25, 7] and [type(value) for value in values] == [np.float32, float, np.int64]
