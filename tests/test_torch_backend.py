@@ -202,3 +202,19 @@ def test_numbers_read_behind_an_event_come_as_numpy_scalars_once_it_has_happened
     values = readback.values()
     assert event.done and readback.ready()
     assert values == [2.5, 0.25, 7] and [type(value) for value in values] == [np.float32, float, np.int64]
+
+
+def test_read_later_copies_behind_an_event_on_a_device_with_a_queue(monkeypatch):
+    """The queued path, on torch's CPU device made to count as queued (torch.cpu has an event and a
+    stream, as torch.cuda and torch.xpu have): 0-d tensors are copied into host slots, other values
+    pass as they are; a non-scalar among them takes the generic read."""
+    from nnfs_gpu.backends import torch_backend
+
+    backend = create_backend("torch")
+    monkeypatch.setattr(torch_backend, "QUEUED_DEVICES", ("cpu",))
+    loss, right = backend.asfloat(np.float32(1.5)), backend.asarray(np.int64(42))
+    readback = backend.read_later([loss, 0.0, right])
+    assert isinstance(readback, torch_backend.EventReadback)
+    loss.fill_(9.0)  # the copies were taken when asked for
+    assert readback.values() == [1.5, 0.0, 42] and readback.ready()
+    assert not isinstance(backend.read_later([backend.zeros((2,))]), torch_backend.EventReadback)

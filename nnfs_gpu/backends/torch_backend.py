@@ -63,6 +63,18 @@ def normalized_device(torch: Any, device: Any) -> Any:
     return device
 
 
+def _event_after_queued_work(torch: Any, device: Any) -> Any:
+    """An event recorded on ``device``'s current queue (stream), after the work queued there so far."""
+    if device.type == "mps":
+        event = torch.mps.event.Event()
+        event.record()
+        return event
+    module = getattr(torch, device.type)  # torch.cuda (also ROCm) or torch.xpu
+    event = module.Event()
+    event.record(module.current_stream(device))
+    return event
+
+
 class EventReadback(Readback):
     """Numbers on their way into host memory behind an event recorded after their copies: ``ready``
     never waits, ``values`` waits only if they have not arrived."""
@@ -165,9 +177,7 @@ class TorchBackend(TorchOps):
         for value, slot in zip(values, slots):
             if slot is not None:
                 slot.copy_(value, non_blocking=True)
-        event = torch.Event(device=self.device)
-        event.record()
-        return EventReadback(values, slots, event)
+        return EventReadback(values, slots, _event_after_queued_work(torch, self.device))
 
     def dropout_mask(self, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
         """Drawn on the device from torch's generator (``torch.manual_seed``) unless ``host_rng``
