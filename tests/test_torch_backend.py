@@ -218,3 +218,15 @@ def test_read_later_copies_behind_an_event_on_a_device_with_a_queue(monkeypatch)
     loss.fill_(9.0)  # the copies were taken when asked for
     assert readback.values() == [1.5, 0.0, 42] and readback.ready()
     assert not isinstance(backend.read_later([backend.zeros((2,))]), torch_backend.EventReadback)
+
+
+def test_the_command_lines_seed_makes_torchs_dropout_repeat(run):
+    """--seed seeds torch's generator too, which draws the dropout masks on the torch backend."""
+    from cli_support import succeeded
+
+    import re
+
+    runs = [[re.sub(r"\d+\.\d+ s\b", "", line)  # the times differ
+             for line in succeeded(run("train", "--backend", "torch", "--dropout", "0.3", "--epochs", "3", "--seed", "5",
+                                       "--print-every", "1"))] for _ in range(2)]
+    assert runs[0] == runs[1] and len(runs[0]) > 6

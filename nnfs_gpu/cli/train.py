@@ -225,13 +225,17 @@ def boundary_path(history_path: str) -> Path:
 
 
 def _seed(seed: int, backend: Backend, rank: int) -> None:
-    """Seeds NumPy's global RNG (data, weights, shuffling, CPU dropout: the same on every rank) and,
-    on a GPU, CuPy's (dropout: one stream per rank, so ranks do not drop the same positions)."""
+    """Seeds NumPy's global RNG (data, weights, shuffling, CPU dropout: the same on every rank) and
+    the device's, CuPy's or torch's (dropout: one stream per rank, so ranks do not drop the same positions)."""
     np.random.seed(seed)
     if backend.name == "cupy":
         import cupy
 
         cupy.random.seed(seed + rank)
+    elif backend.name == "torch":
+        import torch
+
+        torch.manual_seed(seed + rank)
 
 
 def load_dataset(args: argparse.Namespace) -> Data:
