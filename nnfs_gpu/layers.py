@@ -333,7 +333,8 @@ class Dropout(Layer):
 
     ``keep_probability`` is ``1 - rate``; the book stores it as ``self.rate``, so that attribute
     means the keep probability here too. Masks come from the backend's RNG (the host's legacy
-    NumPy RNG on CPU backends, as the book draws them; the device's on a GPU); ``host_rng=True``
+    NumPy RNG on the NumPy and strict backends, as the book draws them; CuPy's, or torch's on any
+    of its devices, CPU included, seeded with ``torch.manual_seed``); ``host_rng=True``
     draws them on the host everywhere, so runs match across backends. ``training`` defaults to True
     because chapters 15–17 call ``forward(inputs)`` and expect dropout.
     """
