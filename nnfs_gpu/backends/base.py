@@ -389,7 +389,7 @@ class Backend:
 
         Drawn on the host from NumPy's global legacy RNG, as the book draws it
         (``np.random.binomial(1, keep, size) / keep``), so every backend sees the same masks for the
-        same seed. A GPU backend draws on the device instead unless ``host_rng`` is set.
+        same seed. A GPU backend, and torch on any device, draws on the device instead unless ``host_rng`` is set.
         """
         mask = dropout_draws(shape, keep_probability) / keep_probability
         return self.asarray(mask.astype(self.dtype_name))
