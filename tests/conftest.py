@@ -23,7 +23,8 @@ from nnfs_gpu.backends.torch_backend import TorchBackend
 pytest_plugins = ["cli_support"]
 
 BACKEND_NAMES = ["numpy", "strict", pytest.param("torch", marks=pytest.mark.torch),
-                 pytest.param("cupy", marks=pytest.mark.gpu), pytest.param("torch-cuda", marks=[pytest.mark.torch, pytest.mark.gpu])]
+                 pytest.param("cupy", marks=pytest.mark.gpu),
+                 pytest.param("torch-cuda", marks=[pytest.mark.torch, pytest.mark.gpu])]
 #: backends whose library or device the test environment may lack: skipped (and counted) with the reason
 OPTIONAL_BACKENDS = ("cupy", "torch", "torch-cuda")
 
