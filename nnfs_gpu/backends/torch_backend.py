@@ -21,7 +21,7 @@ INSTALL_HINT = "pip install torch (a CUDA, ROCm or XPU build from https://pytorc
 QUEUED_DEVICES = ("cuda", "xpu", "mps")
 #: device kinds whose host copies go through pinned (page-locked) memory; MPS shares its memory
 PINNED_DEVICES = ("cuda", "xpu")
-#: a device kind torch knows but this machine may lack: how to ask torch, and why it may be missing
+#: the accelerators torch knows and this machine may lack, with why one may be missing
 ACCELERATORS = {
     "cuda": "no CUDA or ROCm device was found (no NVIDIA/AMD GPU, no driver, or CUDA_VISIBLE_DEVICES hides it)",
     "mps": "MPS (Apple's GPU) needs an Apple-silicon Mac with macOS 12.3 or later and torch's macOS build",
