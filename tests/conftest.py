@@ -9,6 +9,11 @@ import os
 # before NumPy loads OpenBLAS): on a busy two-core machine OpenBLAS's idle threads spin on the cores
 # the other work needs, and make the suite's small products several times slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# The same for torch's OpenMP threads (read when torch loads): spinning on a busy machine, they make
+# the torch backend's tests three times slower (`pytest -m torch` over test_parity, test_gradients,
+# test_model, test_optimizers, test_serialization, test_backends, test_fast_paths on the project's
+# busy 2-core machine: 5.9 s with one thread, 20 s with torch's default).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from typing import Any
 
