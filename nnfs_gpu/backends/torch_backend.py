@@ -141,8 +141,10 @@ class TorchBackend(TorchOps):
 
     def describe(self) -> str:
         torch = _import_torch()
-        where = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else str(self.device)
-        return f"PyTorch {torch.__version__} on {where} ({self.device}), {self.dtype_name}"
+        where = {"cpu": "the CPU", "meta": "the meta device (shapes only)"}.get(self.device.type, str(self.device))
+        if self.device.type == "cuda":
+            where = f"{torch.cuda.get_device_name(self.device)} ({self.device})"
+        return f"PyTorch {torch.__version__} on {where}, {self.dtype_name}"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.device} {self.dtype_name}, precision={self.precision}>"
