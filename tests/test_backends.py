@@ -178,6 +178,15 @@ def test_host_data_is_accepted_and_moved(backend):
     assert layer.output.dtype == backend.dtype
 
 
+@pytest.mark.parametrize("view", ["reversed", "every other column", "transposed"])
+def test_host_views_of_any_strides_are_accepted(backend, view):
+    """A reversed view has negative strides, which torch's tensors cannot hold."""
+    data = np.arange(24, dtype=np.float32).reshape(6, 4)
+    data = {"reversed": data[::-1], "every other column": data[:, ::2], "transposed": data.T}[view]
+    np.testing.assert_array_equal(host(backend.asarray(data)), data)
+    np.testing.assert_array_equal(host(backend.asfloat(data)), data)
+
+
 def test_array_of_another_backend_is_refused_with_both_names():
     with nnfs_gpu.use_backend("strict") as strict:
         foreign = strict.asarray(np.ones((1, 2), dtype=np.float32))

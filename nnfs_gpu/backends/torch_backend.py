@@ -152,6 +152,13 @@ class TorchBackend(TorchOps):
     def owns(self, array: Any) -> bool:
         return array_origin(array) == self.array_library and array.device == self.device
 
+    def asarray(self, data: Any, dtype: Any = None) -> Any:
+        """A host array with negative strides (a reversed view) is copied first: a torch tensor
+        cannot hold one."""
+        if isinstance(data, np.ndarray) and any(stride < 0 for stride in data.strides):
+            data = np.ascontiguousarray(data)
+        return super().asarray(data, dtype)
+
     @classmethod
     def to_numpy(cls, array: Any) -> np.ndarray:
         if array_origin(array) != cls.array_library:
