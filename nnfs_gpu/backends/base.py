@@ -337,9 +337,10 @@ class Backend:
 
     def argmax_matches(self, outputs: Any, labels: Any, total: Any = None) -> tuple[Any, Any]:
         """How many rows have their largest output (the first, on ties) at their label, as an
-        int64, and the total: a classifier's right answers."""
+        int64, and the total: a classifier's right answers. The labels are compared as int64 (the
+        array API does not promote int64 with uint64, and torch not with any unsigned dtype but uint8)."""
         xp = self.xp
-        batch = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == labels, xp.int64))
+        batch = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == xp.astype(labels, xp.int64), xp.int64))
         return batch, running_sum(total, batch)
 
     # -- optimizer updates: in place on the parameter and its state, with the book's arithmetic ----
