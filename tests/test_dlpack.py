@@ -63,6 +63,32 @@ def test_torch_cpu_tensors_give_the_numbers_of_numpy_arrays_and_are_never_writte
         assert torch.equal(tensor, before)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_tensors_that_require_gradients_are_taken_detached(backend):
+    """Autograd records nothing and the tensor's graph is left alone: the numbers are those of the
+    plain tensor, on the NumPy backend (DLPack cannot export such a tensor as it is) and on torch."""
+    X, y = spiral()
+    tracked = torch.from_numpy(X.copy()).requires_grad_()
+    results = []
+    for inputs in (tracked, torch.from_numpy(X.copy())):
+        np.random.seed(3)
+        with nnfs_gpu.use_backend(backend):
+            model = classifier(Dense(2, 8), ReLU(), Dense(8, 3), Softmax())
+            history = model.train(inputs, torch.from_numpy(y.copy()), epochs=2, verbose=False)
+            results.append((history, model.predict(inputs), getattr(model.forward(inputs, False), "requires_grad", False)))
+    assert results[0][0] == results[1][0] and np.array_equal(results[0][1], results[1][1])
+    assert results[0][2] is False and tracked.grad is None
+
+
+def test_a_dtype_numpy_lacks_is_refused_with_the_fix():
+    X, _ = spiral()
+    with nnfs_gpu.use_backend("numpy"):
+        model = classifier(Dense(2, 8), Softmax())
+        with pytest.raises(TypeError, match=r"cannot read a Tensor of dtype torch.bfloat16 as host data .*; convert it to "
+                                            r"float32 or float64 first"):
+            model.predict(torch.from_numpy(X).to(torch.bfloat16))
+
+
 def test_host_producers_are_read_through_a_read_only_view_without_a_copy():
     """(A float64 backend casts the float32 tensor: a copy, its own.)"""
     tensor = torch.arange(6, dtype=torch.float32).reshape(3, 2)

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.torch
 
 
 def test_the_names_of_the_cpu_are_one_device():
-    for device in (None, "cpu", torch.device("cpu")):
-        assert create_backend("torch", device=device).device == torch.device("cpu")
+    for device in (None, "cpu", torch.device("cpu"), "cpu:1"):
+        backend = create_backend("torch", device=device)
+        assert backend.device == torch.device("cpu") and backend.owns(backend.zeros((2,)))
 
 
 def test_a_device_without_an_index_is_the_current_one_of_its_kind():

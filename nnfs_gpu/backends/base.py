@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .dlpack import HOST_LIBRARIES, dlpack_device, host_view, is_host_producer, on_stand_in_device, to_host, where_is
+from .dlpack import HOST_LIBRARIES, dlpack_device, host_view, is_host_producer, on_stand_in_device, readable, to_host, where_is
 
 FLOAT_DTYPES = ("float32", "float64")
 PRECISIONS = ("default", "book")
@@ -198,7 +198,7 @@ class Backend:
         and must never write it (torch takes only writable memory: others get a writable view)."""
         if array_origin(data) in HOST_LIBRARIES:
             return np.asarray(data)
-        return host_view(data) if self.array_library == "numpy" else np.from_dlpack(data)
+        return host_view(data) if self.array_library == "numpy" else readable(data)
 
     def _foreign(self, data: Any) -> Any:
         """Another library's array as ``xp.asarray`` takes it. On this backend's device (but for a

@@ -59,9 +59,25 @@ def where_is(data: Any) -> str | None:
     return f"{DEVICE_TYPES.get(kind, f'DLPack device type {kind}')}:{index}"
 
 
+def detached(data: Any) -> Any:
+    """``data`` apart from any autograd graph (a torch tensor that requires gradients, detached: the
+    same memory), as DLPack and in-place updates need it; anything else as it is."""
+    return data.detach() if getattr(data, "requires_grad", False) is True else data
+
+
+def readable(data: Any) -> np.ndarray:
+    """A host producer's memory as NumPy, without a copy; a dtype NumPy lacks (bfloat16, ...) is
+    refused with the fix."""
+    try:
+        return np.from_dlpack(detached(data))
+    except (BufferError, RuntimeError, TypeError) as error:
+        raise TypeError(f"cannot read a {type(data).__name__} of dtype {getattr(data, 'dtype', '?')} as host data "
+                        f"({error}); convert it to float32 or float64 first") from None
+
+
 def host_view(data: Any) -> np.ndarray:
     """A host producer's memory as a read-only NumPy array, without a copy: inputs are never written."""
-    view = np.from_dlpack(data).view()
+    view = readable(data).view()
     view.flags.writeable = False
     return view
 
@@ -75,5 +91,5 @@ def to_host(array: Any) -> np.ndarray:
     if device is None:
         return np.asarray(array)
     if device[0] == CPU:
-        return np.from_dlpack(array)
-    return np.from_dlpack(array, device="cpu")
+        return readable(array)
+    return np.from_dlpack(detached(array), device="cpu")

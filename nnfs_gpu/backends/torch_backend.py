@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .base import Readback, array_origin
+from .dlpack import detached
 from .torch_ops import TorchOps
 
 INSTALL_HINT = "pip install torch (a CUDA, ROCm or XPU build from https://pytorch.org/get-started for a GPU)"
@@ -55,8 +56,11 @@ def _device_reason(torch: Any, device: Any) -> str | None:
 
 
 def normalized_device(torch: Any, device: Any) -> Any:
-    """``device`` as a ``torch.device`` with its index: the current one of its kind when it has none."""
+    """``device`` as a ``torch.device`` with its index: the current one of its kind when it has none
+    (the CPU is one device whatever index it is given: torch's CPU tensors report plain 'cpu')."""
     device = torch.device("cpu" if device is None else device)
+    if device.type == "cpu":
+        return torch.device("cpu")
     if device.index is None and device.type in QUEUED_DEVICES:
         index = 0 if device.type == "mps" else getattr(torch, device.type).current_device()
         device = torch.device(device.type, index)
@@ -152,12 +156,16 @@ class TorchBackend(TorchOps):
     def owns(self, array: Any) -> bool:
         return array_origin(array) == self.array_library and array.device == self.device
 
+    def asfloat(self, data: Any) -> Any:
+        return super().asfloat(detached(data))
+
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         """A host array with negative strides (a reversed view) is copied first: a torch tensor
-        cannot hold one."""
+        cannot hold one. A tensor that requires gradients is taken detached (the same memory):
+        autograd must record nothing, and the framework updates arrays in place."""
         if isinstance(data, np.ndarray) and any(stride < 0 for stride in data.strides):
             data = np.ascontiguousarray(data)
-        return super().asarray(data, dtype)
+        return super().asarray(detached(data), dtype)
 
     @classmethod
     def to_numpy(cls, array: Any) -> np.ndarray:
