@@ -27,8 +27,6 @@ class Assembly:
     #: the width of the inputs the first layer takes, and of the last layer's outputs
     n_inputs: int
     n_outputs: int
-    #: the layers that declare parameters, in order
-    trainable_layers: list[Any]
     #: the layers a backward pass runs through: from the first trainable one (nothing before it has parameters)
     backward_layers: list[Any]
     #: the last layer, whose ``predictions`` turn outputs into answers
@@ -42,6 +40,12 @@ class Assembly:
         """Works the forward stages out again: ``fit``, ``evaluate`` and ``predict`` do, so that a
         layer whose ``forward`` was replaced after ``finalize`` runs its own code."""
         self.forward_stages = forward_stages(layers)
+
+
+def assembled(name: str, doc: str) -> property:
+    """A Model attribute read from its assembly (None before ``finalize``): the book's Model sets
+    ``input_layer``, ``output_layer_activation``, ... in its ``finalize``; here they live in one place."""
+    return property(lambda model: getattr(model.assembly, name, None), doc=doc)
 
 
 def finalize(model: Model) -> Assembly:
@@ -68,7 +72,7 @@ def finalize(model: Model) -> Assembly:
     for index, layer in enumerate(trainable):
         layer.needs_input_gradient = index > 0
     model.loss.remember_trainable_layers(trainable)
-    assembly = Assembly(input_layer, n_inputs, n_outputs, trainable, model.layers[model.layers.index(trainable[0]):], last, fused)
+    assembly = Assembly(input_layer, n_inputs, n_outputs, model.layers[model.layers.index(trainable[0]):], last, fused)
     assembly.restage(model.layers)
     return assembly
 

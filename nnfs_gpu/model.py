@@ -19,7 +19,7 @@ from .assembly import Assembly
 from .backends import Backend, create_backend, get_backend
 from .distributed import Communicator, strategy_for
 from .layers import parameters_of, set_each_layers_parameters
-from .losses import Loss, SoftmaxCategoricalCrossentropy
+from .losses import Loss
 from .optimizers import Optimizer
 from .progress import Reporter, make_reporter
 from .training.arguments import check_arguments, check_batch_size
@@ -89,15 +89,13 @@ class Model:
     def finalized(self) -> bool:
         return self.assembly is not None
 
-    @property
-    def output_layer_activation(self) -> Any:
-        """The last layer, whose ``predictions`` turn outputs into answers (the book's name)."""
-        return self.assembly.output_layer_activation if self.assembly is not None else None
-
-    @property
-    def softmax_classifier_output(self) -> SoftmaxCategoricalCrossentropy | None:
-        """The fused softmax + cross-entropy backward, when the model uses it (the book's name)."""
-        return self.assembly.softmax_classifier_output if self.assembly is not None else None
+    input_layer = assembly.assembled("input_layer", "The Input node that hands each batch to the first layer (the book's name).")
+    output_layer_activation = assembly.assembled(
+        "output_layer_activation", "The last layer, whose ``predictions`` turn outputs into answers (the book's name).")
+    softmax_classifier_output = assembly.assembled(
+        "softmax_classifier_output", "The fused softmax + cross-entropy backward, when the model uses it (the book's name).")
+    n_inputs = assembly.assembled("n_inputs", "The width of the inputs the first layer takes.")
+    n_outputs = assembly.assembled("n_outputs", "The width of the last layer's outputs.")
 
     def finalize(self) -> None:
         """Links the layers, checks that their shapes chain, and picks the softmax + CCE fast path."""

@@ -160,8 +160,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike[s
 
 def plot_regression(model: Any, X: Any, y: Any, path: str | os.PathLike[str] | None = None) -> Any:
     """A 1-input, 1-output regressor's predictions over its inputs, with the data (chapter 17's plot)."""
-    assembly = getattr(model, "assembly", None)
-    if assembly is None or (assembly.n_inputs, assembly.n_outputs) != (1, 1):
+    if getattr(model, "n_inputs", None) != 1 or getattr(model, "n_outputs", None) != 1:
         raise ValueError("a regression plot needs a finalized model with 1 input and 1 output")
     X = np.asarray(X, dtype=float)
     return plot_fit(X, y, model.predict(X.reshape(len(X), -1)), path)
@@ -230,18 +229,18 @@ def has_display() -> bool:
 def boundary_problem(model: Any) -> str | None:
     """Why no decision boundary can be drawn for ``model``, or None when one can."""
     output = model.layers[-1] if model.layers else None
-    if not (isinstance(output, Softmax) or (isinstance(output, Sigmoid) and model.assembly.n_outputs == 1)):
+    if not (isinstance(output, Softmax) or (isinstance(output, Sigmoid) and model.n_outputs == 1)):
         return "decision boundaries need a classifier ending in Softmax, or in Sigmoid with one output"
-    if model.assembly.n_inputs != 2:
-        return f"decision boundaries need a model with 2 inputs, this one takes {model.assembly.n_inputs}"
+    if model.n_inputs != 2:
+        return f"decision boundaries need a model with 2 inputs, this one takes {model.n_inputs}"
     if _class_count(model) > 10:
-        return f"decision boundaries are drawn for up to 10 classes, the model has {model.assembly.n_outputs}"
+        return f"decision boundaries are drawn for up to 10 classes, the model has {model.n_outputs}"
     return None
 
 
 def _class_count(model: Any) -> int:
     """How many classes a Softmax (one per output) or single-Sigmoid (two) classifier tells apart."""
-    return 2 if isinstance(model.layers[-1], Sigmoid) else model.assembly.n_outputs
+    return 2 if isinstance(model.layers[-1], Sigmoid) else model.n_outputs
 
 
 def _labels(y: Any) -> np.ndarray:

@@ -297,3 +297,21 @@ def test_a_chapter_17_network_saves_and_loads(tmp_path):
     loaded = ch17.Model.load(tmp_path / "ch17.model")
     for (weights, biases), (saved_weights, saved_biases) in zip(loaded.get_parameters(), model.get_parameters()):
         np.testing.assert_array_equal(host(weights), host(saved_weights))
+
+
+def test_a_finalized_book_model_has_the_books_attributes(backend):
+    """The final chapters' Model sets input_layer, trainable_layers, output_layer_activation and
+    softmax_classifier_output in finalize; ours keeps them (read from its assembly)."""
+    from nnfs_gpu.book import Activation_ReLU, Activation_Softmax, Layer_Dense, Layer_Input, Model
+
+    model = Model()
+    for layer in (Layer_Dense(2, 8), Activation_ReLU(), Layer_Dense(8, 3), Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=nnfs_gpu.book.Loss_CategoricalCrossentropy(), optimizer=nnfs_gpu.book.Optimizer_Adam(),
+              accuracy=nnfs_gpu.book.Accuracy_Categorical())
+    assert model.input_layer is None and model.output_layer_activation is None
+    model.finalize()
+    assert isinstance(model.input_layer, Layer_Input) and model.layers[0].prev is model.input_layer
+    assert model.trainable_layers == [model.layers[0], model.layers[2]] and model.layers[-1].next is model.loss
+    assert model.output_layer_activation is model.layers[-1] and model.softmax_classifier_output is not None
+    assert (model.n_inputs, model.n_outputs) == (2, 3)

@@ -97,7 +97,7 @@ def test_decision_boundary_refuses_what_it_cannot_draw(tmp_path, spiral, model_i
     model = network(*model_inputs)
     assert message in plot.boundary_problem(model)
     with pytest.raises(ValueError, match=message):
-        plot.plot_decision_boundary(model, np.zeros((4, model.assembly.n_inputs)), np.zeros(4), tmp_path / "no.png")
+        plot.plot_decision_boundary(model, np.zeros((4, model.n_inputs)), np.zeros(4), tmp_path / "no.png")
 
 
 def test_missing_matplotlib_names_the_extra_to_install(tmp_path, monkeypatch, history):

@@ -108,7 +108,7 @@ def _shaped(indices: np.ndarray, task: str) -> np.ndarray:
 
 
 def _class_count(model: Any, task: str) -> int:
-    return 2 if task == "binary" else model.assembly.n_outputs
+    return 2 if task == "binary" else model.n_outputs
 
 
 def _is_text(y: np.ndarray) -> bool:

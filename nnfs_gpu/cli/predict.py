@@ -52,8 +52,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     task = model_task(model)
     data = read_data_file(args.data)
-    if data.X.shape[1] != model.assembly.n_inputs:
-        raise UsageError(f"{args.data}: the model takes {model.assembly.n_inputs} inputs, the data has {data.X.shape[1]} (and then y)")
+    if data.X.shape[1] != model.n_inputs:
+        raise UsageError(f"{args.data}: the model takes {model.n_inputs} inputs, the data has {data.X.shape[1]} (and then y)")
     y = targets_for_model(data.y, model, task, args.data)
     loss, accuracy = model.evaluate(data.X, y, batch_size=args.batch_size, verbose=False)
     print(f"{args.data}: {len(y)} samples, acc: {accuracy:.3f}, loss: {loss:.3f}")
@@ -72,7 +72,7 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.probabilities and regressor:
         raise UsageError(f"--probabilities: {args.model} is a regressor (Linear output): it predicts values, "
                          "not probabilities; leave out --probabilities")
-    X = read_inputs_file(args.data, model.assembly.n_inputs)
+    X = read_inputs_file(args.data, model.n_inputs)
     header = None
     if args.probabilities:
         predictions, header = _probabilities(model, X, args.batch_size)

@@ -159,8 +159,8 @@ def _network(args: argparse.Namespace, data: Data, source: str,
     """The model to train, its task, the targets for it, and lines to say about them."""
     if resumed is not None:
         model, task, notes = resumed
-        if data.X.shape[1] != model.assembly.n_inputs:
-            raise UsageError(f"{source}: the data has {data.X.shape[1]} inputs, {args.resume} takes {model.assembly.n_inputs}")
+        if data.X.shape[1] != model.n_inputs:
+            raise UsageError(f"{source}: the data has {data.X.shape[1]} inputs, {args.resume} takes {model.n_inputs}")
         return model, task, targets_for_model(data.y, model, task, source), notes
     task = args.task or infer_task(data)
     targets = targets_for_new_model(data.y, task, source)

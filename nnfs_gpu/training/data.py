@@ -46,9 +46,9 @@ def prepare_inputs(model: Any, X: Any) -> Any:
         if X.dtype.kind not in "iubf":
             raise TypeError(f"inputs must be numbers, got dtype {X.dtype}")
     shape = tuple(X.shape)
-    if len(shape) != 2 or shape[1] != model.assembly.n_inputs:
+    if len(shape) != 2 or shape[1] != model.n_inputs:
         raise ValueError(
-            f"the first layer {model.layers[0]!r} expects inputs of shape (samples, {model.assembly.n_inputs}), "
+            f"the first layer {model.layers[0]!r} expects inputs of shape (samples, {model.n_inputs}), "
             f"got {shape}" + ("; flatten them with X.reshape(len(X), -1)" if len(shape) > 2 else "")
         )
     if shape[0] == 0:
@@ -80,4 +80,4 @@ def _all_finite(xp: Any, X: Any) -> bool:
 def prepare(model: Any, X: Any, y: Any) -> tuple[Any, Any]:
     """Inputs and targets, checked once and moved to the backend."""
     X = prepare_inputs(model, X)
-    return X, model.loss.targets(y, (X.shape[0], model.assembly.n_outputs), model.backend.dtype)
+    return X, model.loss.targets(y, (X.shape[0], model.n_outputs), model.backend.dtype)
