@@ -95,6 +95,14 @@ class Layer(BackendBound):
     #: the input width this layer takes (None: any)
     input_width: int | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Checks a subclass's declaration once, when it is defined (a list is taken as a tuple)."""
+        super().__init_subclass__(**kwargs)
+        declared = tuple(cls.parameters) if isinstance(cls.parameters, (tuple, list)) else None
+        if declared is None or not all(isinstance(parameter, Parameter) for parameter in declared):
+            raise TypeError(f"{cls.__name__}.parameters must be a tuple of nnfs_gpu.Parameter, got {cls.parameters!r}")
+        cls.parameters = declared
+
     def forward(self, inputs: Any, training: bool = False) -> None:
         raise NotImplementedError
 
@@ -134,8 +142,9 @@ class Layer(BackendBound):
 
     @classmethod
     def parameter_shapes(cls, **config: Any) -> tuple[tuple[int, ...], ...] | None:
-        """The shapes of the arrays a layer of ``config`` holds, so that a file's arrays are checked
-        before they are read; None (the default) where only a built layer can tell."""
+        """The shapes of the arrays a layer of ``config`` holds, in declared order, checked against a
+        file's arrays before they are read (so a crafted file cannot make loading build a huge
+        layer); a trainable class registered for files must define it. None: not said."""
         return None
 
     def _parameter_shapes(self) -> tuple[tuple[int, ...], ...]:

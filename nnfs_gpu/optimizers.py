@@ -7,7 +7,7 @@ only hyper-parameters and the step count, so ``state_dict`` is plain data.
 ``flat`` chooses how ``Model.train`` applies an optimizer, as PyTorch's ``foreach``/``fused`` do:
 ``None`` (the default) updates every parameter of the model at once, over flat buffers that the
 layers' arrays are views of (``nnfs_gpu.training.flat``), where that applies: a backend whose arrays are
-views (NumPy, CuPy). ``True`` insists (and says why when it cannot apply), ``False``
+views (NumPy, CuPy, torch). ``True`` insists (and says why when it cannot apply), ``False``
 keeps the book's loop of ``update_params`` per layer. The numbers are the same either way. A
 subclass that changes the per-layer rule in ``update_params`` must pass ``flat=False``.
 """

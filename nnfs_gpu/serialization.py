@@ -21,6 +21,7 @@ saved on one backend loads on any other.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +45,18 @@ def register_layer(cls: type, name: str | None = None) -> type:
     """Lets model files name the layer class ``cls`` (as ``name``, by default its class name), so that
     models holding it save and load; returns ``cls``, so it can decorate the class. Loading builds
     only registered classes: ``cls(**config)`` with the saved ``config()`` (for a layer without
-    parameters) or ``cls.from_parameters(*arrays, **config)``."""
+    parameters) or ``cls.from_parameters(*arrays, **config)``. A class with parameters must say their
+    shapes from its config (``Layer.parameter_shapes``): a file's arrays are checked against them
+    before anything is built, which keeps loading a crafted file bounded. Registering a class again
+    (a notebook cell run twice) replaces the earlier definition."""
     if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
         raise TypeError(f"register_layer takes a subclass of nnfs_gpu.Layer, got {checks.shown(cls)}")
+    if cls.parameters and cls.parameter_shapes.__func__ is layers.Layer.parameter_shapes.__func__:
+        raise TypeError(f"register_layer: {cls.__name__} declares parameters, so it must define the classmethod "
+                        f"parameter_shapes(**config) giving their shapes (see nnfs_gpu.Layer.parameter_shapes)")
     name = cls.__name__ if name is None else checks.instance(name, str, "name", "a name such as 'ScaleShift'", owner="register_layer")
     known = LAYER_TYPES.get(name)
-    if known is not None and known is not cls:
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"register_layer: the name {name!r} is taken by {known.__module__}.{known.__qualname__}; "
                          "register the class under another name")
     LAYER_TYPES[name] = cls
@@ -79,11 +86,20 @@ def _known_type(obj: Any, table: dict[str, type], what: str) -> str:
         for name, known in table.items():
             if isinstance(obj, known):
                 return name
-    raise ValueError(f"cannot save {what} of type {kind.__qualname__}; savable {what}s: {', '.join(table)}")
+    fix = f"; let files name it with nnfs_gpu.register_layer({kind.__name__})" if table is LAYER_TYPES else ""
+    raise ValueError(f"cannot save {what} of type {kind.__qualname__}; savable {what}s: {', '.join(table)}{fix}")
 
 
 def _layer_spec(layer: Any) -> dict[str, Any]:
-    return {"type": _known_type(layer, LAYER_TYPES, "layer"), **layer.config()}
+    """``{"type": name, **config()}``, after checking that the config rebuilds the layer (else the
+    file could be written but never read)."""
+    name, config = _known_type(layer, LAYER_TYPES, "layer"), layer.config()
+    try:
+        inspect.signature(LAYER_TYPES[name]).bind(**config)
+    except TypeError as error:
+        raise ValueError(f"cannot save {layer!r}: its config() {config!r} does not fit the arguments of {name} ({error}); "
+                         "make config() return the constructor's arguments") from None
+    return {"type": name, **config}
 
 
 def _accuracy_spec(accuracy: Any) -> dict[str, Any] | None:
@@ -139,32 +155,37 @@ def _optimizer(cls: type, spec: dict[str, Any]) -> Any:
     return built
 
 
-def _layer_class(index: int, spec: Any, file: ModelFile) -> tuple[type, dict[str, Any]]:
-    """The registered class of layer ``index`` and its config."""
+def _layer_class(spec: Any, file: ModelFile) -> tuple[type, dict[str, Any]]:
+    """The registered class a layer's description names, and its config."""
     return _arguments(spec, LAYER_TYPES, "layer", file)
 
 
-def _trainable_layers(file: ModelFile) -> list[tuple[int, type, dict[str, Any], tuple[Any, ...] | None]]:
+def _trainable_layers(file: ModelFile) -> list[tuple[int, type, dict[str, Any], tuple[tuple[int, ...], ...]]]:
     """``(index, class, config, parameter shapes)`` of each layer the description lists whose class
-    declares parameters; the shapes are the class's for that config (``Layer.parameter_shapes``,
-    checked), or None where only the file's array headers say them."""
+    declares parameters; the shapes are the class's for that config (``Layer.parameter_shapes``),
+    checked before any array is read."""
     found = []
     for index, spec in enumerate(file.description["layers"]):
-        cls, config = _layer_class(index, spec, file)
+        cls, config = _layer_class(spec, file)
         if cls.parameters:
-            shapes = _built(lambda: cls.parameter_shapes(**config), spec, "layer", file)
-            found.append((index, cls, config, shapes))
+            found.append((index, cls, config, _built(lambda: _shapes(cls, config), spec, "layer", file)))
     return found
+
+
+def _shapes(cls: type, config: dict[str, Any]) -> tuple[tuple[int, ...], ...]:
+    shapes = cls.parameter_shapes(**config)
+    if not isinstance(shapes, tuple) or len(shapes) != len(cls.parameters):
+        raise ValueError(f"{cls.__name__}.parameter_shapes gave {shapes!r}, not one shape per parameter")
+    return shapes
 
 
 def _parameter_members(trainable: list[tuple[int, type, dict[str, Any], Any]], state_kinds: tuple[str, ...] = ()
                        ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The member names of the trainable layers' arrays (required) and of their optimizer state of
-    ``state_kinds`` (where saved), each with the shape it must have (None: as its header says)."""
+    ``state_kinds`` (where saved), each with the shape it must have."""
     required, optional = {}, {}
     for index, cls, _, shapes in trainable:
-        for number, parameter in enumerate(cls.parameters):
-            shape = shapes[number] if shapes is not None else None
+        for parameter, shape in zip(cls.parameters, shapes):
             required[f"layers.{index}.{parameter.name}"] = shape
             optional.update((f"layers.{index}.{parameter.state(kind)}", shape) for kind in state_kinds)
     return required, optional
@@ -218,14 +239,11 @@ def load_parameters(model: Any, path: str | Path) -> None:
     """Loads the parameters saved by ``save_parameters`` (or ``save``) into a model of the same layers."""
     with ModelFile(path, ("parameters", "model")) as file:
         trainable = _trainable_layers(file)
-        layers_ = model.trainable_layers
         theirs = [shapes for _, _, _, shapes in trainable]
-        ours = [tuple(tuple(array.shape) for array in layer.get_parameters()) for layer in layers_]
-        if len(theirs) != len(ours) or any(shapes not in (None, mine) for shapes, mine in zip(theirs, ours)):
+        ours = [tuple(tuple(array.shape) for array in layer.get_parameters()) for layer in model.trainable_layers]
+        if theirs != ours:
             raise file.error(f"holds trainable layers with parameters of shapes {theirs}, which do not fit this model's {ours}")
-        required = {name: shape for (index, cls, _, _), mine in zip(trainable, ours)
-                    for name, shape in zip((f"layers.{index}.{parameter.name}" for parameter in cls.parameters), mine)}
-        arrays = file.read_arrays(required, {})
+        arrays = file.read_arrays(_parameter_members(trainable)[0], {})
     model.set_parameters([tuple(arrays[f"layers.{index}.{parameter.name}"] for parameter in cls.parameters)
                           for index, cls, _, _ in trainable])
 
@@ -356,7 +374,7 @@ def load_model(path: str | Path) -> ModelParts:
         kinds = tuple(parts.optimizer.state_kinds) if parts.optimizer is not None else ()
         arrays = file.read_arrays(*_parameter_members(_trainable_layers(file), kinds))
         for index, spec in enumerate(meta["layers"]):
-            cls, config = _layer_class(index, spec, file)
+            cls, config = _layer_class(spec, file)
             parts.layers.append(_built(lambda: _layer(cls, index, config, arrays, kinds), spec, "layer", file))
     return parts
 
@@ -367,11 +385,8 @@ def _layer(cls: type, index: int, config: dict[str, Any], arrays: dict[str, np.n
         return cls(**config)
     layer = cls.from_parameters(*(arrays[f"layers.{index}.{parameter.name}"] for parameter in cls.parameters), **config)
     for parameter in cls.parameters:
-        shape = tuple(getattr(layer, parameter.name).shape)
         for kind in kinds:
-            saved = arrays.get(f"layers.{index}.{parameter.state(kind)}")
+            saved = arrays.get(f"layers.{index}.{parameter.state(kind)}")  # its shape checked with its header
             if saved is not None:
-                if saved.shape != shape:
-                    raise ValueError(f"the saved {parameter.state(kind)} has shape {saved.shape}, the {parameter.name} {shape}")
                 setattr(layer, parameter.state(kind), layer.backend.asfloat(saved))
     return layer

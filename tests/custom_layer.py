@@ -27,6 +27,13 @@ class ScaleShift(Layer):
     def config(self) -> dict[str, Any]:
         return {"n_features": self.n_features}
 
+    @classmethod
+    def parameter_shapes(cls, n_features: int) -> tuple[tuple[int, ...], ...]:
+        """What a file's arrays must hold for this config, checked before the layer is built."""
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ValueError(f"n_features must be a whole number >= 1, got {n_features!r}")
+        return (1, n_features), (1, n_features)
+
     @property
     def input_width(self) -> int:
         return self.n_features

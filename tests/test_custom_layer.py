@@ -107,3 +107,75 @@ def test_custom_layer_shows_in_state_dict_and_summary(backend, small_spiral):
     row = next(line for line in str(model.summary()).splitlines() if "ScaleShift" in line)
     assert row.split() == ["1", "ScaleShift(16)", "(samples,", "16)", "32"]
     assert str(model.summary()).startswith("Model: 5 layers, 131 parameters")  # 48 + 32 + 51
+
+
+def test_a_declaration_is_checked_when_the_class_is_defined():
+    class Listed(nnfs_gpu.Layer):
+        parameters = [nnfs_gpu.Parameter("scale")]
+
+    assert Listed.parameters == (nnfs_gpu.Parameter("scale"),)  # a list is taken as the tuple it means
+    with pytest.raises(TypeError, match=r"Named.parameters must be a tuple of nnfs_gpu.Parameter, got \('scale',\)"):
+        class Named(nnfs_gpu.Layer):
+            parameters = ("scale",)
+
+
+def test_register_layer_asks_for_what_files_need(tmp_path, monkeypatch):
+    monkeypatch.setattr(nnfs_gpu.serialization, "LAYER_TYPES", dict(nnfs_gpu.serialization.LAYER_TYPES))  # this test's names stay its own
+
+    class Shapeless(ScaleShift):
+        parameter_shapes = nnfs_gpu.Layer.parameter_shapes
+
+    with pytest.raises(TypeError, match="Shapeless declares parameters, so it must define the classmethod parameter_shapes"):
+        nnfs_gpu.register_layer(Shapeless)
+    nnfs_gpu.register_layer(ScaleShift)  # again, as a notebook cell run twice does: the same class is fine
+
+    class ScaleShiftAgain(ScaleShift):
+        pass
+
+    with pytest.raises(ValueError, match="the name 'ScaleShift' is taken by custom_layer.ScaleShift"):
+        nnfs_gpu.register_layer(ScaleShiftAgain, name="ScaleShift")
+
+    class Unsavable(ScaleShift):
+        def config(self) -> dict:
+            return {}
+
+    model = classifier(Dense(2, 4), Unsavable(4), Softmax())
+    with pytest.raises(ValueError, match=r"cannot save layer of type .*Unsavable; savable layers: .*; let files name it with "
+                                         r"nnfs_gpu.register_layer\(Unsavable\)"):
+        model.save(tmp_path / "m.model")
+    nnfs_gpu.register_layer(Unsavable)
+    with pytest.raises(ValueError, match=r"its config\(\) \{\} does not fit the arguments of Unsavable"):
+        model.save(tmp_path / "m.model")
+    assert not (tmp_path / "m.model").exists()
+
+
+def test_a_file_claiming_a_huge_custom_layer_is_refused_before_it_is_built(tmp_path, small_spiral):
+    """The layer's shapes come from its config and are checked against the file's arrays before the
+    layer is built, so the claim of 300 million features costs nothing."""
+    import json
+    import resource
+    import zipfile
+
+    model = scaled_model(Adam(0.02))
+    model.save(tmp_path / "scaled.model")
+    with zipfile.ZipFile(tmp_path / "scaled.model") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(np.load(tmp_path / "scaled.model")["__nnfs_gpu__"].tobytes())
+    meta["layers"][1]["n_features"] = 300_000_000
+    members["__nnfs_gpu__.npy"] = _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    with zipfile.ZipFile(tmp_path / "huge.model", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(nnfs_gpu.ModelFileError, match=r"has the array 'layers.1.scale' of shape \(1, 16\), where its "
+                                                      r"description needs \(1, 300000000\)"):
+        Model.load(tmp_path / "huge.model")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing of 1.2 GB was made
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
