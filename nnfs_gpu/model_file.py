@@ -41,6 +41,9 @@ MAX_HEADER_BYTES = 10_000
 MAX_EXPANSION = 16
 MIN_ARRAY_BUDGET = 16 << 20
 CHUNK_BYTES = 1 << 20
+#: no array has more elements than this, not even one with a zero-length axis (NumPy refuses to make
+#: an empty array whose other axes multiply beyond its index range)
+MAX_ELEMENTS = 1 << 48
 #: the book's networks have a handful of layers; the cap keeps loading a crafted file cheap
 MAX_LAYERS = 20_000
 #: nnfs_gpu writes descriptions 3 levels deep (the optimizer's hyper-parameters)
@@ -87,8 +90,10 @@ def read_header(handle: IO[bytes], size: int, name: str, refuse: Refuse) -> Head
         header = Header(tuple(shape), fortran_order, dtype, handle.tell())
     except READ_ERRORS as error:
         raise refuse(f"is damaged or truncated: the array {name!r} has a bad header ({type(error).__name__}: {error})") from None
-    if not all(type(length) is int and length >= 0 for length in header.shape):
-        raise refuse(f"is damaged: the header of {name!r} claims the shape {header.shape!r}, which is not a shape")
+    if not all(type(length) is int and length >= 0 for length in header.shape) or math.prod(
+            length for length in header.shape if length) > MAX_ELEMENTS:
+        raise refuse(f"is damaged: the header of {name!r} claims the shape {header.shape!r}, which is not a shape "
+                     "an array here can have")
     if dtype.hasobject:
         raise refuse(f"has the array {name!r} of Python objects (a pickle, which nnfs_gpu never runs); the file is "
                      "damaged or crafted, or the array must be saved as numbers or text")
@@ -297,12 +302,10 @@ class ModelFile(Archive):
 
     # -- arrays -----------------------------------------------------------------------------------
 
-    def read_arrays(self, shapes: dict[str, tuple[int, ...] | None], optional: dict[str, tuple[int, ...] | None]
-                    ) -> dict[str, np.ndarray]:
+    def read_arrays(self, shapes: dict[str, tuple[int, ...]], optional: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         """The members named in ``shapes`` (which must be there) and in ``optional`` (where they are),
-        each a finite float array of its given shape (of any shape where it is None: the caller
-        checks it); nothing is read until every header has passed, and all of them together within
-        the file's budget."""
+        each a finite float array of its given shape; nothing is read until every header has passed,
+        and all of them together within the file's budget."""
         members = {}
         for name, shape in {**shapes, **optional}.items():
             found = self.member(name)
@@ -313,7 +316,7 @@ class ModelFile(Archive):
             header = found[1]
             if header.dtype.kind != "f" or header.dtype.itemsize > 8:
                 raise self.error(f"holds {header.dtype} values in the array {name!r}; parameters are float32 or float64")
-            if shape is not None and header.shape != tuple(shape):
+            if header.shape != tuple(shape):
                 raise self.error(f"has the array {name!r} of shape {header.shape}, where its description needs {tuple(shape)}")
             members[name] = found
         self.check_budget([header for _, header in members.values()])

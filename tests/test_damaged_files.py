@@ -11,7 +11,7 @@ from cli_support import refused
 from damage import changed, deflate_damaged, description, npy_with_header, rezipped, with_description, with_flags, \
     with_version_needed
 from nnfs_gpu import Model, ModelFileError
-from nnfs_gpu.model_file import MAX_DEPTH, MAX_LAYERS
+from nnfs_gpu.model_file import MAX_DEPTH, MAX_LAYERS, read_npy
 from test_model_files import trained_and_saved
 
 
@@ -127,6 +127,17 @@ def test_kind_7_a_shape_of_bools_is_a_model_file_error(valid, tmp_path):
                  "the header of 'layers.0.weights' claims the shape (True, 16), which is not a shape")
     description_of_bools = npy_with_header("{'descr': '|u1', 'fortran_order': False, 'shape': (True,), }", b"{")
     refused_load(tmp_path, rezipped(valid, __nnfs_gpu__=description_of_bools), "claims the shape (True,)")
+
+
+def test_an_empty_array_of_impossible_size_is_a_model_file_error(valid, tmp_path):
+    """A zero-length axis makes the claimed bytes 0, which fit any file; NumPy still refuses to make
+    an array whose other axes multiply beyond its index range (found by review)."""
+    weights = npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776, 0), }", b"")
+    refused_load(tmp_path, rezipped(valid, **{"layers.0.weights": weights}),
+                 "claims the shape (1099511627776, 1099511627776, 0), which is not a shape an array here can have")
+    (tmp_path / "x.npy").write_bytes(weights)
+    with pytest.raises(ModelFileError, match="which is not a shape an array here can have"):
+        read_npy(tmp_path / "x.npy", ModelFileError)
 
 
 # kind 8: many layers (the time it takes: tests/test_model_files.py)
