@@ -171,9 +171,8 @@ class Backend:
         return array_origin(array) == self.array_library
 
     def comes_from_host(self, data: Any) -> bool:
-        """Whether ``data`` is host data to check on the host and then move here: NumPy arrays and
-        Python data, and other libraries' arrays in host memory; not arrays of this backend's own
-        library (a torch CPU tensor on a torch backend is checked as a device array, and torch moves it)."""
+        """Whether ``data`` is host data to check on the host, then move here: NumPy's, Python's, other
+        libraries' in host memory; not this backend's own library's (torch moves its CPU tensors)."""
         return isinstance(data, np.ndarray) or (is_host(data) and array_origin(data) != self.array_library)
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
