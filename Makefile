@@ -1,4 +1,4 @@
-# make demo: train the book's chapter-10 network; make test: run the test suite.
+# make demo: train the book's chapter-10 network (the package alone); make test: run the test suite.
 # make notebooks: run every notebook of notebooks/ on the CPU, small.
 # make docs: build the documentation site into site/ (strict); make dist: build the sdist and wheel
 # into dist/, check them with twine, and run chapter 10 from the wheel in a fresh virtual environment.
@@ -9,6 +9,8 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; 
 	&& { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
+# the package alone (make demo), and with the test extra (make test, which brings torch and CuPy)
+BASE_STAMP := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 DIST_STAMP := $(VENV)/.installed-dist
@@ -21,14 +23,18 @@ GPU_PLATFORM ?= manylinux2014_x86_64
 
 .PHONY: demo test notebooks docs dist bench bench-distributed wheels clean
 
-$(STAMP): pyproject.toml
+$(BASE_STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found; install one or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE_STAMP)
+
+$(STAMP): $(BASE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE_STAMP)
 	$(BIN)/python examples/ch10_sgd.py
 
 test: $(STAMP)

@@ -25,7 +25,7 @@ class StrictBackend(Backend):
         try:
             import array_api_strict  # noqa: F401
         except ImportError:
-            return "array-api-strict is not installed (pip install 'nnfs_gpu[test]')"
+            return "array-api-strict is not installed (pip install array-api-strict)"
         return None
 
     def _load_namespace(self) -> Any:
