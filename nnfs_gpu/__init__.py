@@ -17,7 +17,8 @@ from .backends import (
     use_backend,
 )
 from .launch import stop_all_ranks_on_uncaught_errors
-from .layers import Dense, Dropout, Input, Layer, Parameter
+from .layers import Dense, Dropout, Input
+from .protocol import Layer, Parameter
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Layer
+from .protocol import Layer
 
 
 class Activation(Layer):

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .activations import Sigmoid, Softmax
 from .backends import use_backend
 from .checks import shown
-from .layers import Input, parameters_of
+from .layers import Input
+from .protocol import parameters_of
 from .losses import CategoricalCrossentropy, SoftmaxCategoricalCrossentropy
 from .training import forward_stages
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .layers import parameters_of
+from .protocol import parameters_of
 
 
 class ModelSummary(str):

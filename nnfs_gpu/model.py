@@ -18,7 +18,7 @@ from .accuracy import Accuracy
 from .assembly import Assembly
 from .backends import Backend, create_backend, get_backend
 from .distributed import Communicator, strategy_for
-from .layers import parameters_of, set_each_layers_parameters
+from .protocol import parameters_of, set_each_layers_parameters
 from .losses import Loss
 from .optimizers import Optimizer
 from .progress import Reporter, make_reporter

@@ -18,7 +18,7 @@ import functools
 from typing import Any, ClassVar
 
 from . import checks
-from .layers import Parameter, parameters_of
+from .protocol import Parameter, parameters_of
 
 
 @functools.cache

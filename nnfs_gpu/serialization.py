@@ -31,7 +31,7 @@ import numpy as np
 
 from . import accuracy as accuracy_module
 from . import activations, checks, layers, losses, optimizers
-from .layers import parameters_of
+from .protocol import Layer, parameters_of
 from .files import write_atomically
 from .model_file import FORMAT, FORMAT_VERSION, META, ModelFile, ModelFileError
 
@@ -49,9 +49,9 @@ def register_layer(cls: type, name: str | None = None) -> type:
     shapes from its config (``Layer.parameter_shapes``): a file's arrays are checked against them
     before anything is built, which keeps loading a crafted file bounded. Registering a class again
     (a notebook cell run twice) replaces the earlier definition."""
-    if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"register_layer takes a subclass of nnfs_gpu.Layer, got {checks.shown(cls)}")
-    if cls.parameters and cls.parameter_shapes.__func__ is layers.Layer.parameter_shapes.__func__:
+    if cls.parameters and cls.parameter_shapes.__func__ is Layer.parameter_shapes.__func__:
         raise TypeError(f"register_layer: {cls.__name__} declares parameters, so it must define the classmethod "
                         f"parameter_shapes(**config) giving their shapes (see nnfs_gpu.Layer.parameter_shapes)")
     name = cls.__name__ if name is None else checks.instance(name, str, "name", "a name such as 'ScaleShift'", owner="register_layer")

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from ..backends import Backend
-from ..layers import Parameter, parameters_of
+from ..protocol import Parameter, parameters_of
 
 
 class FlatParameters:

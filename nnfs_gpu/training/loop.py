@@ -19,7 +19,7 @@ import numpy as np
 from .._bound import reusing_step_arrays
 from ..activations import takes_bias
 from ..callbacks import Callbacks
-from ..layers import fuses_bias
+from ..protocol import fuses_bias
 from ..progress import ProgressNumbers, Reporter
 from .data import batch_slices, prepare, prepare_inputs, split_validation
 from .history import History, PassTotals
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 def forward_stages(layers: list[Any]) -> list[tuple[Any, Any]]:
     """The forward pass as stages: ``(layer, None)``, or ``(layer, activation)`` for a layer whose
-    forward is a product plus biases (``layers.fuses_bias``) and the activation after it, whose
+    forward is a product plus biases (``protocol.fuses_bias``) and the activation after it, whose
     ``forward_biased`` adds the biases and activates in one fused op (``activations.takes_bias``).
     Layers whose class or instance replaces those methods are never fused, so their own code runs."""
     stages: list[tuple[Any, Any]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import Backend
-from ..layers import parameters_of
+from ..protocol import parameters_of
 from .flat import FlatParameters
 
 
