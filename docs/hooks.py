@@ -51,7 +51,10 @@ def notebooks() -> list[str]:
 
 
 def on_config(config: Any) -> Any:
-    """Adds a Notebooks section to the nav, before the API reference, when there are notebooks."""
+    """The repository's URL and name from pyproject.toml, and a Notebooks section in the nav (before
+    the API reference) when there are notebooks."""
+    config["repo_url"] = repository_url()
+    config["repo_name"] = "/".join(repository_url().rstrip("/").split("/")[-2:])
     found = notebooks()
     if found:
         titles = [next(iter(item)) if isinstance(item, dict) else item for item in config["nav"]]

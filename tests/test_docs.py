@@ -159,12 +159,16 @@ def test_links_outside_the_docs_point_at_the_repository_and_links_into_them_stay
 
 
 def test_the_repository_url_comes_from_pyproject(hooks):
+    """The one place the badges, the links and the site's repository button read it from."""
     assert hooks.repository_url() == "https://github.com/nnfs-gpu/nnfs_gpu"
+    config = hooks.on_config({"nav": []})
+    assert (config["repo_url"], config["repo_name"]) == ("https://github.com/nnfs-gpu/nnfs_gpu", "nnfs-gpu/nnfs_gpu")
 
 
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_the_nav_gets_a_notebooks_section_for_any_number_of_notebooks(hooks, tmp_path, monkeypatch, count):
     monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    monkeypatch.setattr(hooks, "repository_url", lambda: "https://github.com/owner/repository")
     (tmp_path / "notebooks").mkdir()
     names = [f"{number:02d}_chapter.ipynb" for number in reversed(range(count))]
     for name in [*names, "notes.md"]:
