@@ -34,10 +34,9 @@ def array_origin(array: Any) -> str:
 
 
 def is_host(data: Any) -> bool:
-    """Whether ``data`` lives on the host: NumPy arrays, Python numbers and lists, or another
-    library's array in host memory (a DLPack producer on the CPU, such as a torch CPU tensor). The
-    one test of which side of the host/device boundary a value is on; a CPU backend's own arrays
-    are host memory too, so code that treats a backend's arrays apart asks ``Backend.comes_from_host``."""
+    """Whether ``data`` lives on the host: NumPy's and Python's data, or another library's array in
+    host memory (a DLPack producer on the CPU: a torch CPU tensor). The one test of which side of the
+    host/device boundary a value is on (a CPU backend's own arrays: ``Backend.comes_from_host``)."""
     return array_origin(data) in HOST_LIBRARIES or is_host_producer(data)
 
 
@@ -172,8 +171,9 @@ class Backend:
 
     def comes_from_host(self, data: Any) -> bool:
         """Whether ``data`` is host data to check on the host, then move here: NumPy's, Python's, other
-        libraries' in host memory; not this backend's own library's (torch moves its CPU tensors)."""
-        return isinstance(data, np.ndarray) or (is_host(data) and array_origin(data) != self.array_library)
+        libraries' in host memory; not this backend's own library's (torch moves its CPU tensors), which
+        a step's targets are: they are told apart by their library, without asking DLPack."""
+        return isinstance(data, np.ndarray) or (array_origin(data) != self.array_library and is_host(data))
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         """Puts host data (NumPy arrays, lists, scalars), this backend's arrays, or another library's
