@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend
+from .backends.torch_backend import event_after_queued_work
 from .distributed import Communicator, DistributedError, collective_timeout
 from .watchdog import Watchdog
 
@@ -94,9 +95,8 @@ class TorchCommunicator(Communicator):
         if self.on_nccl:
             buffer = buffer.contiguous()
             self.dist.all_reduce(buffer, async_op=True).wait()  # the stream waits, not the host
-            if math.isfinite(self.timeout):
-                event = self.torch.cuda.Event()
-                event.record()
+            if math.isfinite(self.timeout):  # on this rank's device's stream, whichever device is current
+                event = event_after_queued_work(self.torch, self.backend.device)
                 self.watchdog.queued("an NCCL all-reduce", self.timeout, event.query)
             return buffer
         host = buffer.contiguous() if device.type == "cpu" else buffer.cpu()

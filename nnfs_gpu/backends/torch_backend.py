@@ -67,7 +67,7 @@ def normalized_device(torch: Any, device: Any) -> Any:
     return device
 
 
-def _event_after_queued_work(torch: Any, device: Any) -> Any:
+def event_after_queued_work(torch: Any, device: Any) -> Any:
     """An event recorded on ``device``'s current queue (stream), after the work queued there so far."""
     if device.type == "mps":
         event = torch.mps.event.Event()
@@ -194,7 +194,7 @@ class TorchBackend(TorchOps):
         for value, slot in zip(values, slots):
             if slot is not None:
                 slot.copy_(value, non_blocking=True)
-        return EventReadback(values, slots, _event_after_queued_work(torch, self.device))
+        return EventReadback(values, slots, event_after_queued_work(torch, self.device))
 
     def dropout_mask(self, shape: tuple[int, ...], keep_probability: float, host_rng: bool = False) -> Any:
         """Drawn on the device from torch's generator (``torch.manual_seed``) unless ``host_rng``
